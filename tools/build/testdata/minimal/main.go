@@ -1,0 +1,52 @@
+// Command minimal is the smallest SDK filter: it copies the request header
+// x-in to x-out and reports the plugin configuration in x-config, which is
+// enough to prove that host calls and callbacks cross the Wasm boundary.
+package main
+
+import (
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+func init() { proxywasm.SetVMContext(&vmContext{}) }
+
+func main() {}
+
+type vmContext struct{ types.DefaultVMContext }
+
+func (*vmContext) NewPluginContext(uint32) types.PluginContext { return &pluginContext{} }
+
+type pluginContext struct {
+	types.DefaultPluginContext
+	config string
+}
+
+func (p *pluginContext) OnPluginStart(size int) types.OnPluginStartStatus {
+	if size > 0 {
+		body, err := proxywasm.GetPluginConfiguration()
+		if err != nil {
+			proxywasm.LogCriticalf("read plugin configuration: %v", err)
+			return types.OnPluginStartStatusFailed
+		}
+		p.config = string(body)
+	}
+	return types.OnPluginStartStatusOK
+}
+
+func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
+	return &httpContext{config: p.config}
+}
+
+type httpContext struct {
+	types.DefaultHttpContext
+	config string
+}
+
+func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
+	in, err := proxywasm.GetHttpRequestHeader("x-in")
+	if err == nil {
+		_ = proxywasm.ReplaceHttpRequestHeader("x-out", in)
+	}
+	_ = proxywasm.ReplaceHttpRequestHeader("x-config", h.config)
+	return types.ActionContinue
+}
