@@ -1,0 +1,5 @@
+// Package internal groups the helpers shared by the filters: peer identity
+// (peer), lazily defined metrics (metrics) and local responses (respond).
+// Each subpackage is thin over the Proxy-Wasm SDK, so it behaves the same in
+// the SDK's native emulator and in the compiled module.
+package internal
