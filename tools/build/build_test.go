@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -184,5 +185,28 @@ func TestUnknownToolchain(t *testing.T) {
 		ProjectDir: projectRoot(t), Output: filepath.Join(t.TempDir(), "x.wasm"), Toolchain: "gcc"})
 	if err == nil || !strings.Contains(err.Error(), "unknown toolchain") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestOptimizeWithWasmOpt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles a module")
+	}
+	if _, err := exec.LookPath("wasm-opt"); err != nil {
+		t.Skip("wasm-opt (binaryen) is not installed")
+	}
+	out := t.TempDir()
+	plain, err := Build(context.Background(), Options{Package: "./tools/build/testdata/minimal",
+		ProjectDir: projectRoot(t), Output: filepath.Join(out, "plain.wasm")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, err := Build(context.Background(), Options{Package: "./tools/build/testdata/minimal",
+		ProjectDir: projectRoot(t), Output: filepath.Join(out, "opt.wasm"), Optimize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !opt.Optimized || opt.SHA256 == plain.SHA256 || opt.Size >= plain.Size {
+		t.Fatalf("optimized build %+v is not an optimized variant of %+v", opt, plain)
 	}
 }
