@@ -73,8 +73,8 @@ type caseLine struct {
 }
 
 type responseLine struct {
-	Status  int             `json:"status"`
-	Headers json.RawMessage `json:"headers"`
+	Status     int             `json:"status"`
+	Headers    json.RawMessage `json:"headers"`
 	Body       *string         `json:"body"`
 	BodyBase64 *string         `json:"body_base64"`
 	Chunks     []string        `json:"chunks"`
