@@ -200,10 +200,15 @@ func (c *Config) decodeField(name string, v gjson.Result) error {
 	case "actions":
 		err = decodeActions(v, &p.Actions)
 	case "redirectStatus":
-		p.RedirectStatus, err = intField(name, v, 301, 308)
-		if err == nil && !validRedirectStatus(p.RedirectStatus) {
-			err = &ConfigError{Field: name, Problem: "want 301, 302, 307 or 308, got " + v.Raw}
+		got, status := kind(v), 0
+		if v.Type == gjson.Number {
+			got = v.Raw
+			status, _ = strconv.Atoi(v.Raw)
 		}
+		if !validRedirectStatus(status) {
+			return &ConfigError{Field: name, Problem: "want 301, 302, 307 or 308, got " + got}
+		}
+		p.RedirectStatus = status
 	case "originalPathHeader":
 		c.OriginalPathHeader, err = stringField(name, v)
 	}
