@@ -48,14 +48,20 @@ func loadCorpus(t testing.TB) []corpusCase {
 		t.Fatalf("read the shared path corpus (it must sit at ../shared/corpus beside the "+
 			"repository): %v", err)
 	}
-	var cases []corpusCase
-	if err := json.Unmarshal(text, &cases); err != nil {
+	cases, err := decodeCorpus(text)
+	if err != nil {
 		t.Fatalf("decode %s: %v", file, err)
 	}
 	if len(cases) == 0 {
 		t.Fatalf("%s holds no cases", file)
 	}
 	return cases
+}
+
+func decodeCorpus(text []byte) ([]corpusCase, error) {
+	var cases []corpusCase
+	err := json.Unmarshal(text, &cases)
+	return cases, err
 }
 
 // TestCorpusStrict checks every corpus case under the default configuration,
