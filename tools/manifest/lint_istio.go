@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 	extapi "istio.io/api/extensions/v1alpha1"
 	secapi "istio.io/api/security/v1beta1"
 	typeapi "istio.io/api/type/v1beta1"
@@ -14,7 +15,6 @@ import (
 	secv1 "istio.io/client-go/pkg/apis/security/v1"
 	secv1beta1 "istio.io/client-go/pkg/apis/security/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -247,6 +247,10 @@ func lintPlacement(fs *findings, spec *extapi.WasmPlugin, filter string, known b
 	}
 	if known && spec.GetType() == extapi.PluginType_NETWORK {
 		fs.errorf("spec.type", "%s is an HTTP filter; use type HTTP", filter)
+	}
+	if spec.GetFailStrategy() == extapi.FailStrategy_FAIL_RELOAD {
+		fs.warnf("spec.failStrategy", "FAIL_RELOAD needs Istio 1.27 or later; older CRDs "+
+			"reject the value. It fails closed, then replaces a crashed VM")
 	}
 	if spec.GetFailStrategy() == extapi.FailStrategy_FAIL_OPEN && place.failOpenRisk != "" {
 		fs.warnf("spec.failStrategy", "FAIL_OPEN on %s: if the image cannot be fetched the "+
