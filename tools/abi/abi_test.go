@@ -300,6 +300,14 @@ func TestReportJSON(t *testing.T) {
 		len(decoded.Imports) != 3 || decoded.SHA256 != r.SHA256 {
 		t.Errorf("JSON does not carry the report: %s", raw)
 	}
+
+	empty, err := json.Marshal(inspect(t, []byte("text")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(empty), "null") {
+		t.Errorf("lists should be [] in JSON: %s", empty)
+	}
 }
 
 func TestHostFunctions(t *testing.T) {

@@ -82,18 +82,32 @@ func (r *Report) warnf(format string, args ...any) {
 	r.Warnings = append(r.Warnings, fmt.Sprintf(format, args...))
 }
 
-// MarshalJSON adds the problems, which live behind a method, to the fields.
+// MarshalJSON adds the problems, which live behind a method, to the fields,
+// and writes empty lists as [] rather than null.
 func (r *Report) MarshalJSON() ([]byte, error) {
 	type fields Report
-	problems := r.problems
-	if problems == nil {
-		problems = []string{}
+	out := fields(*r)
+	out.ABIMarkers = orEmpty(out.ABIMarkers)
+	out.Callbacks = orEmpty(out.Callbacks)
+	out.Warnings = orEmpty(out.Warnings)
+	if out.Imports == nil {
+		out.Imports = []Import{}
+	}
+	if out.Exports == nil {
+		out.Exports = []Export{}
 	}
 	return json.Marshal(struct {
-		*fields
+		fields
 		OK       bool     `json:"ok"`
 		Problems []string `json:"problems"`
-	}{(*fields)(r), r.OK(), problems})
+	}{out, r.OK(), orEmpty(r.problems)})
+}
+
+func orEmpty(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
 }
 
 // Inspect reads a module and checks it against what Envoy's Proxy-Wasm host

@@ -637,3 +637,14 @@ func TestProgress(t *testing.T) {
 		t.Errorf("progress lines %q", lines)
 	}
 }
+
+func BenchmarkBuild(b *testing.B) {
+	// About the size of a filter built by standard Go.
+	wasm := module(2500 << 10)
+	b.SetBytes(int64(len(wasm)))
+	for b.Loop() {
+		if _, err := oci.Build(wasm, oci.FormatOCI); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
