@@ -199,3 +199,32 @@ func TestParsedConfigDecides(t *testing.T) {
 		t.Errorf("envoy //x with merge_slash redirect: %+v", got)
 	}
 }
+
+// TestProfilesExample checks the example in PROFILES.md does what the page
+// says it does.
+func TestProfilesExample(t *testing.T) {
+	c, err := ParseConfig([]byte(`{
+	  "profile": "envoy",
+	  "pathParams": "strip",
+	  "encodedSlash": "reject",
+	  "actions": {
+	    "dot_segment": "redirect",
+	    "merge_slash": "redirect",
+	    "encoded_slash": "audit"
+	  },
+	  "redirectStatus": 308,
+	  "originalPathHeader": "x-original-path"
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Normalize("/shop//cart/../checkout;jsessionid=A1", &c.Policy)
+	if r.Verdict != Redirect || r.Status != 308 || r.Path != "/shop/checkout" {
+		t.Errorf("redirect case: %+v", r)
+	}
+	r = Normalize("/files/a%2Fb", &c.Policy)
+	if r.Verdict != Forward || r.Path != "/files/a%2Fb" || r.Changed ||
+		r.Findings != FindingsOf(ClassEncodedSlash) || r.Action != ActionAudit {
+		t.Errorf("audit case: %+v", r)
+	}
+}
