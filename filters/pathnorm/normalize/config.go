@@ -24,7 +24,8 @@ const DefaultOriginalPathHeader = "x-original-path"
 //	pathParams          "reject", "strip" or "keep"
 //	mergeSlashes        boolean; false keeps repeated slashes, true merges
 //	                    them in the profile's order
-//	allow               array of class names whose check is switched off
+//	allow               array of class names whose check is switched off;
+//	                    replaces the profile's list
 //	actions             object: class name -> "normalize", "reject",
 //	                    "redirect" or "audit"
 //	redirectStatus      301, 302, 307 (default) or 308

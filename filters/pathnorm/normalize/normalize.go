@@ -69,8 +69,9 @@ var strictPolicy Policy
 // normalize > audit. If a rejecting finding fired and was audited, no
 // normalized path exists: normalize and redirect then fall back to
 // forwarding the original :path, and Result.Action says audit. A redirect
-// whose target would start with "//" (a scheme-relative URL another host
-// could be named in) is refused with 400 instead.
+// whose target would start with "//", which a browser reads as a URL on
+// another host, is refused with 400 instead. An action outside the known
+// ones counts as reject.
 //
 // Normalize does not allocate when the :path is already normal, and
 // allocates once for a path it rewrites (none when only a trailing part is
@@ -83,7 +84,7 @@ func Normalize(raw string, p *Policy) Result {
 	s := scan{policy: p, out: writer{src: raw}}
 
 	if len(raw) > p.maxPathLength() {
-		s.found |= 1 << ClassLength
+		s.note(ClassLength)
 		if p.Action(ClassLength) == ActionReject {
 			return Result{Verdict: Reject, Action: ActionReject, Status: 414, Findings: s.found}
 		}
@@ -442,7 +443,7 @@ func (s *scan) decide(raw string, query int) Result {
 	}
 
 	switch {
-	case strongest == ActionReject:
+	case strongest >= ActionReject:
 		res.Verdict, res.Action, res.Status = Reject, ActionReject, 400
 	case rejecting || strongest == ActionAudit:
 		res.Verdict, res.Action, res.Path = Forward, ActionAudit, raw

@@ -307,6 +307,14 @@ func TestFindingsMatchChanges(t *testing.T) {
 	}
 }
 
+// An action Validate would refuse still fails closed.
+func TestUnknownActionRejects(t *testing.T) {
+	p := Policy{Actions: [NumClasses]Action{ClassDotSegment: ActionReject + 1}}
+	if got := Normalize("/a/../b", &p); got.Verdict != Reject || got.Status != 400 {
+		t.Errorf("unknown action: %+v", got)
+	}
+}
+
 func TestNilPolicyIsStrict(t *testing.T) {
 	strict := profile(t, ProfileStrict)
 	for _, in := range []string{"/a//../b", "/a\\b", "/%2e/x", "/x%2f"} {
@@ -340,15 +348,27 @@ func TestAllocations(t *testing.T) {
 		{"/api/v1/../v2/users?x=1", 1},
 		{"/a//b/./c/%2e%2e/d?q", 1},
 	}
-	for _, tc := range cases {
-		var res Result
-		allocs := testing.AllocsPerRun(100, func() { res = Normalize(tc.in, nil) })
-		if res.Verdict != Forward {
-			t.Fatalf("%q: %v [%v]", tc.in, res.Verdict, res.Findings)
+	for _, name := range ProfileNames() {
+		p := profile(t, name)
+		for _, tc := range cases {
+			var res Result
+			allocs := testing.AllocsPerRun(100, func() { res = Normalize(tc.in, p) })
+			if res.Verdict != Forward {
+				t.Fatalf("%s %q: %v [%v]", name, tc.in, res.Verdict, res.Findings)
+			}
+			if allocs > tc.most {
+				t.Errorf("%s %q: %.0f allocations, want at most %.0f", name, tc.in, allocs, tc.most)
+			}
 		}
-		if allocs > tc.most {
-			t.Errorf("%q: %.0f allocations, want at most %.0f", tc.in, allocs, tc.most)
-		}
+	}
+
+	// Every envoy rewrite at once: backslash, merge after dots, decoding.
+	envoy := profile(t, ProfileEnvoyDecodeSlashes)
+	in := "/a;b//c/%2e%2e/d\\e%2Ff?q"
+	var res Result
+	allocs := testing.AllocsPerRun(100, func() { res = Normalize(in, envoy) })
+	if res.Path != "/a;b/d/e/f?q" || allocs > 1 {
+		t.Errorf("%q: %q with %.0f allocations", in, res.Path, allocs)
 	}
 }
 
