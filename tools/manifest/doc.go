@@ -21,6 +21,10 @@
 //   - Lint is static: it cannot tell whether a digest exists in the registry,
 //     whether sha256 of an oci:// URL is the manifest digest rather than the
 //     module's hash, or whether a local module file exists.
+//   - Istio's CRD rules (CEL and patterns) are re-implemented for WasmPlugin
+//     only; other kinds get strict decoding plus the cross-resource checks.
+//   - Only HTTP Wasm filters are linted; network Wasm filters are decoded and
+//     validated but their plugin configuration is not checked.
 //   - The Istio root namespace is assumed to be istio-system when deciding
 //     whether a WasmPlugin covers an AuthorizationPolicy's workloads.
 package manifest

@@ -26,7 +26,8 @@ import (
 )
 
 // Plugin describes one filter deployment; the generators turn it into an
-// Istio WasmPlugin or an Envoy http_filters entry.
+// Istio WasmPlugin or an Envoy http_filters entry. Phase, Priority, the pull
+// settings, Selector, TargetRefs and Namespace apply to the WasmPlugin only.
 type Plugin struct {
 	Filter    string // project filter name, e.g. "pathnorm"; must have a registered parser
 	Name      string // resource and plugin name; default Filter

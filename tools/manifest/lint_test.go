@@ -3,6 +3,7 @@ package manifest_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -427,4 +428,72 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestLintFilesChecksFilesTogether(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		path := dir + "/" + name
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	plugin := write("plugin.yaml", validPlugin)
+	policy := write("policy.yaml", authzPolicy)
+	broken := write("broken.yaml", strings.Replace(validPlugin, "phase: AUTHN", "phase: AUTHM", 1))
+
+	got, err := manifest.LintFiles(plugin, policy)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("plugin and policy together: %v\n%s", err, render(got))
+	}
+	got, err = manifest.LintFiles(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertFindings(t, got, want{manifest.SeverityWarning, "spec.rules[0].to[0].operation",
+		"no path-normalizing WasmPlugin"})
+	if got[0].Source != policy || got[0].Object != "AuthorizationPolicy shop/admin" {
+		t.Errorf("finding located at %q %q", got[0].Source, got[0].Object)
+	}
+
+	got, err = manifest.LintFiles(plugin, broken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Source != broken || !manifest.HasErrors(got) {
+		t.Fatalf("want one error in %s, got:\n%s", broken, render(got))
+	}
+	if _, err := manifest.LintFiles(dir + "/missing.yaml"); err == nil {
+		t.Fatal("a missing file must be an error")
+	}
+	if docs, err := manifest.DecodeFile(plugin); err != nil || len(docs) != 1 {
+		t.Fatalf("DecodeFile: %d documents, %v", len(docs), err)
+	}
+}
+
+func TestLintGatewayTargets(t *testing.T) {
+	gatewayPlugin := strings.Replace(validPlugin, "  selector:\n    matchLabels:\n      app: storefront\n",
+		"  targetRefs:\n  - {kind: Gateway, group: gateway.networking.k8s.io, name: edge}\n", 1)
+	gatewayPolicy := strings.Replace(authzPolicy,
+		"  selector:\n    matchLabels:\n      app: storefront\n      tier: web\n",
+		"  targetRefs:\n  - {kind: Gateway, group: gateway.networking.k8s.io, name: edge}\n", 1)
+	pathWarning := want{manifest.SeverityWarning, "spec.rules[0].to[0].operation",
+		"no path-normalizing WasmPlugin"}
+
+	assertFindings(t, lintOne(t, gatewayPlugin+"---\n"+gatewayPolicy))
+	assertFindings(t, lintOne(t, strings.Replace(gatewayPlugin, "name: edge", "name: other", 1)+
+		"---\n"+gatewayPolicy), pathWarning)
+	// A plugin on selected workloads does not cover a gateway policy.
+	assertFindings(t, lintOne(t, validPlugin+"---\n"+gatewayPolicy), pathWarning)
+}
+
+func TestLintEnvoyBytesConfiguration(t *testing.T) {
+	src := strings.Replace(validBootstrap, "\"@type\": type.googleapis.com/google.protobuf.StringValue\n"+
+		"                  value: '{\"profile\":\"strict\"}'",
+		"\"@type\": type.googleapis.com/google.protobuf.BytesValue\n"+
+			"                  value: eyJwcm9maWxlIjoic3RyaWt0In0=", 1) // {"profile":"strikt"}
+	assertFindings(t, lintOne(t, src), want{manifest.SeverityError,
+		"static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0]." +
+			"typed_config.config.configuration", "unknown profile"})
 }
