@@ -47,6 +47,7 @@
 //	%ef%bc%8f and look-alikes    rejected        kept             kept
 //	/admin., /%20admin           rejected        kept             kept
 //	raw non-ASCII, space, "<>{}  rejected        rejected         rejected
+//	raw [ ] ^ |                  rejected        kept             kept
 //	admin, *, http://h/x         rejected        rejected         rejected
 //	longer than maxPathLength    rejected (414)  rejected (414)   rejected (414)
 //	hex case of kept escapes     upper-cased     kept             kept
