@@ -5,8 +5,8 @@ WASMCTL := $(GO) run ./tools/wasmctl
 # Every folder under filters/ except the shared helpers is a filter.
 FILTERS := $(filter-out internal,$(notdir $(patsubst %/,%,$(wildcard filters/*/))))
 LISTEN ?= 127.0.0.1:8080
-BENCH_RATIOS := \
-	-ratio 'BenchmarkNormalize=BenchmarkBaselinePathClean'
+BENCH_RATIOS := $(foreach c,normal normal-long query encoded-unreserved dot-segments dot-segments-query,\
+	-ratio 'BenchmarkNormalize/$(c)=BenchmarkBaselinePathClean/$(c)')
 
 .PHONY: all build test test-short run bench vet fmt clean
 
