@@ -254,13 +254,19 @@ func (s *Stream) Complete() {
 }
 
 // RequestHeaders returns the request headers as they are now.
-func (s *Stream) RequestHeaders() Headers { return s.snapshot(func() *headerMap { return s.info.reqHeaders }) }
+func (s *Stream) RequestHeaders() Headers {
+	return s.snapshot(func() *headerMap { return s.info.reqHeaders })
+}
 
 // RequestTrailers returns the request trailers as they are now.
-func (s *Stream) RequestTrailers() Headers { return s.snapshot(func() *headerMap { return s.info.reqTrailers }) }
+func (s *Stream) RequestTrailers() Headers {
+	return s.snapshot(func() *headerMap { return s.info.reqTrailers })
+}
 
 // ResponseHeaders returns the response headers as they are now.
-func (s *Stream) ResponseHeaders() Headers { return s.snapshot(func() *headerMap { return s.info.respHeaders }) }
+func (s *Stream) ResponseHeaders() Headers {
+	return s.snapshot(func() *headerMap { return s.info.respHeaders })
+}
 
 // ResponseTrailers returns the response trailers as they are now.
 func (s *Stream) ResponseTrailers() Headers {

@@ -111,7 +111,7 @@ var (
 	slotU64   uint64
 )
 
-func slot(p *uint32) unsafe.Pointer  { return unsafe.Pointer(p) }
+func slot(p *uint32) unsafe.Pointer   { return unsafe.Pointer(p) }
 func slot64(p *uint64) unsafe.Pointer { return unsafe.Pointer(p) }
 
 // pinned keeps every buffer handed to the host alive until the guest takes
