@@ -409,6 +409,7 @@ func (x *exchange) afterCallback(f *chainFilter) bool {
 		}
 	})
 	if reset {
+		f.verdict = VerdictReset
 		x.resetStream(f, "proxy_close_stream")
 		return true
 	}
@@ -1131,6 +1132,13 @@ func (x *exchange) result() *Result {
 		fr.FailMessage = f.failedAt
 		r.Filters = append(r.Filters, fr)
 		r.Logs = append(r.Logs, fr.Logs...)
+	}
+	if len(x.filters) == 0 {
+		// Refused before the filter chain existed.
+		for _, p := range x.c.plugins {
+			r.Filters = append(r.Filters, FilterResult{Name: p.cfg.Name,
+				Worker: x.req.Worker % len(p.vms), Verdict: VerdictNotReached})
+		}
 	}
 	return r
 }

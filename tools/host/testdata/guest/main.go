@@ -251,7 +251,7 @@ func onRequestHeaders(id, n, eos uint32) uint32 {
 		}
 		raw := encodePairs(hs)
 		cluster := reqHeader("x-cluster")
-		body := reqHeader("x-callout-body")
+		body := reqHeader("x-callout-request-body")
 		timeout, _ := strconv.Atoi(reqHeader("x-timeout"))
 		st := proxyHTTPCall(strPtr(cluster), uint32(len(cluster)), bytesPtr(raw), uint32(len(raw)),
 			strPtr(body), uint32(len(body)), nil, 0, uint32(timeout), slot(&slotWord))
@@ -335,9 +335,12 @@ func onRequestHeaders(id, n, eos uint32) uint32 {
 		report("x-r-random", fmt.Sprintf("%v:%d", err, len(hex.EncodeToString(b[:]))))
 	}
 	if s.ops["effective"] {
-		report("x-r-effective-bad", proxySetEffectiveContext(9999))
-		report("x-r-effective-root", proxySetEffectiveContext(rootID))
-		proxySetEffectiveContext(id)
+		bad := proxySetEffectiveContext(9999)
+		root := proxySetEffectiveContext(rootID)
+		// With the root context effective the request headers are out of reach.
+		_, underRoot := getHeader(mapRequestHeaders, ":path")
+		back := proxySetEffectiveContext(id)
+		report("x-r-effective", fmt.Sprintf("%d:%d:%d:%d", bad, root, underRoot, back))
 	}
 	if s.ops["close"] {
 		report("x-r-close", proxyCloseStream(0))
