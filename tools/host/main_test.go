@@ -191,9 +191,9 @@ func (c *logCollector) messages(prefix string) []string {
 // wasmBuilder assembles small modules for the checks the Go guest cannot
 // exercise: missing exports, unknown imports, restricted calls at start-up.
 type wasmFunc struct {
-	export  string
-	params  int
-	result  bool
+	export string
+	params int
+	result bool
 	calls  int     // index of an imported function to call, -1 none
 	args   []int32 // the i32 arguments of that call
 	ret    int32
