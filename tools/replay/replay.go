@@ -27,8 +27,12 @@ import (
 
 // Outcome is what the filter chain did with one case.
 type Outcome struct {
-	// Forwarded reports whether the request reached the upstream.
+	// Forwarded reports whether the request reached the upstream and its
+	// response the client.
 	Forwarded bool
+	// Reset reports that a filter reset the stream: the client got no
+	// response.
+	Reset bool
 	// ForwardedPath and ForwardedHeaders are the request as the upstream
 	// received it (regular headers only).
 	ForwardedPath    string
@@ -90,6 +94,7 @@ type Summary struct {
 	Cases          int
 	Forwarded      int
 	LocalResponses int
+	Resets         int
 	Errors         int
 }
 
@@ -135,6 +140,8 @@ func Run(ctx context.Context, runner Runner, in io.Reader, out io.Writer) (Summa
 			sum.Errors++
 		case rec.Action == ActionForward:
 			sum.Forwarded++
+		case rec.Action == ActionReset:
+			sum.Resets++
 		default:
 			sum.LocalResponses++
 		}
@@ -175,12 +182,20 @@ func replayOne(ctx context.Context, runner Runner, line []byte, lineNo int) Reco
 		return Record{ID: c.ID, Error: err.Error()}
 	}
 	rec := Record{ID: c.ID, Status: outcome.Status, Logs: outcome.Logs}
-	if outcome.Forwarded {
+	switch {
+	case outcome.Reset:
+		rec.Action = ActionReset
+	case outcome.Forwarded:
 		rec.Action = ActionForward
+	default:
+		rec.Action = ActionLocalResponse
+	}
+	if outcome.Forwarded || (outcome.Reset && outcome.ForwardedPath != "") {
 		rec.Request = &RequestOut{Method: outcome.ForwardedMethod, Path: outcome.ForwardedPath,
 			Headers: headerObject(outcome.ForwardedHeaders)}
-	} else {
-		rec.Action = ActionLocalResponse
+	}
+	if outcome.Reset {
+		return rec
 	}
 	resp := &ResponseOut{Status: outcome.Status, Headers: headerObject(outcome.ResponseHeaders)}
 	if utf8.Valid(outcome.ResponseBody) {
