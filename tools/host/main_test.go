@@ -176,6 +176,12 @@ func (c *logCollector) sink(e LogEntry) {
 	c.mu.Unlock()
 }
 
+func (c *logCollector) reset() {
+	c.mu.Lock()
+	c.lines = nil
+	c.mu.Unlock()
+}
+
 func (c *logCollector) messages(prefix string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -126,7 +126,9 @@ func onRequestHeaders(id, n, eos uint32) uint32 {
 	defer unpinAll()
 	s := streams[id]
 	s.ops = map[string]bool{}
-	for _, op := range words(reqHeader("x-op")) {
+	// Plugin configuration "ops=a,b" adds operations for every request,
+	// so filters of one chain can differ.
+	for _, op := range words(reqHeader("x-op") + "," + settings["ops"]) {
 		s.ops[op] = true
 	}
 	s.respOps = reqHeader("x-resp-op")
