@@ -889,12 +889,17 @@ func (x *exchange) resetStream(by *chainFilter, reason string) {
 // settle runs posted work and acts on what filters asked for outside
 // their callbacks' return values (local replies, continues), until
 // nothing is left.
+//
+// Another goroutine may run this exchange's posted work (its own settle
+// drains the same VM); that finishes under the VM lock, which dispatch
+// takes, so looking at the outcomes again after dispatch sees its effects.
 func (x *exchange) settle() {
 	for {
 		if x.applyOutcome() {
 			continue
 		}
-		if x.dispatch() {
+		ran := x.dispatch()
+		if x.applyOutcome() || ran {
 			continue
 		}
 		return

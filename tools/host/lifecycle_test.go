@@ -206,6 +206,19 @@ func TestTrapFailClosed(t *testing.T) {
 	}
 }
 
+// cpp-host CHECK_FAIL in onResponseHeaders and Envoy failStream: a trap
+// while the upstream's headers are still held gets the client a direct
+// 503 instead of the upstream response.
+func TestTrapInResponseHeadersFailClosed(t *testing.T) {
+	p := newGuestPlugin(t, PluginConfig{})
+	res := do(t, NewChain(ChainOptions{}, p), opRequest("", "x-resp-op", "panic"))
+	if res.Forwarded == nil || res.Status != 503 || res.LocalResponse == nil ||
+		res.LocalResponse.Details != "wasm_fail_stream" || string(res.Response.Body) != "" {
+		t.Errorf("trap in response headers: forwarded=%v %d %+v", res.Forwarded != nil,
+			res.Status, res.LocalResponse)
+	}
+}
+
 // Same with fail-open: the failing request and every later one go through
 // unfiltered (Envoy leaves the filter out).
 func TestTrapFailOpen(t *testing.T) {

@@ -504,6 +504,9 @@ func onResponseHeaders(id, n, eos uint32) uint32 {
 		sendLocal(418, "response denied", "teapot", nil, -1)
 		return 0
 	}
+	if ops["panic"] {
+		panic("response headers panicked on purpose")
+	}
 	if ops["hash"] {
 		s.respHash = fnv.New64a()
 	}
