@@ -1,6 +1,7 @@
 // Command minimal is the smallest SDK filter: it copies the request header
-// x-in to x-out and reports the plugin configuration in x-config, which is
-// enough to prove that host calls and callbacks cross the Wasm boundary.
+// x-in to x-out, reports the plugin configuration in x-config and the mTLS
+// peer in x-peer-spiffe and x-peer-cert-sha256, which is enough to prove
+// that host calls, properties and callbacks cross the Wasm boundary.
 package main
 
 import (
@@ -48,5 +49,11 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		_ = proxywasm.ReplaceHttpRequestHeader("x-out", in)
 	}
 	_ = proxywasm.ReplaceHttpRequestHeader("x-config", h.config)
+	if id, err := proxywasm.GetProperty([]string{"connection", "uri_san_peer_certificate"}); err == nil {
+		_ = proxywasm.ReplaceHttpRequestHeader("x-peer-spiffe", string(id))
+	}
+	if digest, err := proxywasm.GetProperty([]string{"connection", "sha256_peer_certificate_digest"}); err == nil {
+		_ = proxywasm.ReplaceHttpRequestHeader("x-peer-cert-sha256", string(digest))
+	}
 	return types.ActionContinue
 }
