@@ -112,4 +112,3 @@ Stop with Ctrl-C.
 	cmd.Flags().StringVar(&tlsOpts.ClientCAFile, "client-ca", "", "require client certificates signed by this CA (mTLS)")
 	return cmd
 }
-
