@@ -79,6 +79,7 @@
 //     callbacks, and pauses resolve before the next body chunk arrives; a
 //     pause nothing resumes is reported as ErrStalled instead of timing out.
 //     Ticks fire only when a test calls Tick or FireDueTicks.
+//   - ABI 0.1.0 modules are refused; 0.2.0 and 0.2.1 run.
 //   - One root context per VM (one plugin per VM); no network (TCP)
 //     filters, gRPC callouts (Unimplemented), foreign functions (NotFound),
 //     DNS resolution (always fails), FAIL_RELOAD or proxy_done.
