@@ -60,6 +60,17 @@ func Load(ctx context.Context, filters []Filter, opts Options) (*host.Chain, err
 		if err != nil {
 			return nil, fmt.Errorf("read filter: %w", err)
 		}
+		// Keep what the filter logs while it starts: when it refuses to
+		// start, its own words say why (the field of a bad configuration).
+		var startup []string
+		sink := func(entry host.LogEntry) {
+			if entry.Level >= host.LogWarn {
+				startup = append(startup, entry.Level.String()+": "+entry.Message)
+			}
+			if opts.LogSink != nil {
+				opts.LogSink(entry)
+			}
+		}
 		plugin, err := host.NewPlugin(ctx, module, host.PluginConfig{
 			Name:          Name(f.Path),
 			Configuration: f.Config,
@@ -67,10 +78,14 @@ func Load(ctx context.Context, filters []Filter, opts Options) (*host.Chain, err
 			Workers:       opts.Workers,
 			Clock:         opts.Clock,
 			LogLevel:      opts.LogLevel,
-			LogSink:       opts.LogSink,
+			LogSink:       sink,
 			Proxy:         proxy,
 		})
 		if err != nil {
+			if len(startup) > 0 {
+				return nil, fmt.Errorf("start filter %s: %w; the filter logged:\n  %s", f.Path, err,
+					strings.Join(startup, "\n  "))
+			}
 			return nil, fmt.Errorf("start filter %s: %w", f.Path, err)
 		}
 		plugins = append(plugins, plugin)
