@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type corpusCase struct {
+	ID        string `json:"id"`
+	InputPath string `json:"input_path"`
+	Expected  struct {
+		Action string  `json:"action"`
+		Path   *string `json:"path"`
+	} `json:"expected"`
+}
+
+func loadCorpus(t *testing.T) []corpusCase {
+	t.Helper()
+	path := filepath.Join("..", "..", "shared", "corpus", "pathnorm-cases.json")
+	body, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read the shared path corpus (expected ../shared beside the checkout): %v", err)
+	}
+	var cases []corpusCase
+	if err := json.Unmarshal(body, &cases); err != nil {
+		t.Fatal(err)
+	}
+	return cases
+}
+
+// The shared corpus as real HTTP requests through each backend: a forwarded
+// case must reach the application with exactly the expected path, and a
+// rejected one must get a 4xx without reaching it. A case whose bytes can
+// be refused by the HTTP codec before any filter runs counts as rejected
+// when the codec refuses it.
+func TestCorpusOverHTTP(t *testing.T) {
+	cases := loadCorpus(t)
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			rec := &recorder{}
+			app := httptest.NewServer(rec)
+			defer app.Close()
+			addr := b.start(t, "", app.URL)
+			passed, unsendable := 0, 0
+			for _, c := range cases {
+				if !writable(c.InputPath) {
+					// The request line itself is malformed; nothing can be
+					// forwarded. Send it anyway and insist nothing gets through.
+					unsendable++
+				}
+				resp, body, err := send(addr, c.InputPath)
+				seen := rec.take()
+				switch c.Expected.Action {
+				case "reject":
+					if err == nil && resp.StatusCode < 400 || len(seen) > 0 {
+						status := 0
+						if resp != nil {
+							status = resp.StatusCode
+						}
+						t.Errorf("%s: %q got %d and reached the app %d times, want a rejection", c.ID,
+							c.InputPath, status, len(seen))
+						continue
+					}
+				case "forward":
+					if err != nil {
+						t.Errorf("%s: %q: %v", c.ID, c.InputPath, err)
+						continue
+					}
+					if resp.StatusCode != 200 || len(seen) != 1 || seen[0].target != *c.Expected.Path {
+						t.Errorf("%s: %q: status %d, app saw %v, want %q (body %q)", c.ID, c.InputPath,
+							resp.StatusCode, seen, *c.Expected.Path, body)
+						continue
+					}
+					changed := *c.Expected.Path != c.InputPath
+					if original := seen[0].header.Get("x-original-path"); changed && original != c.InputPath {
+						t.Errorf("%s: x-original-path = %q, want %q", c.ID, original, c.InputPath)
+						continue
+					}
+					if !strings.HasPrefix(body, "app:") {
+						t.Errorf("%s: response body %q is not the app's", c.ID, body)
+						continue
+					}
+				}
+				passed++
+			}
+			t.Logf("%s: %d/%d corpus cases pass over HTTP (%d cannot be written on a request line)",
+				b.name, passed, len(cases), unsendable)
+		})
+	}
+}
