@@ -135,7 +135,7 @@ func TestReplayCLI(t *testing.T) {
 	enc := json.NewEncoder(&in)
 	for _, c := range cases {
 		_ = enc.Encode(map[string]any{"id": c.ID, "path": c.InputPath, "authority": "svc.local",
-			"peer": map[string]string{"spiffe_id": "spiffe://cluster.local/ns/a/sa/b", "address": "10.1.2.3:4567"},
+			"peer":     map[string]string{"spiffe_id": "spiffe://cluster.local/ns/a/sa/b", "address": "10.1.2.3:4567"},
 			"response": map[string]any{"status": 200, "chunks": []string{"hel", "lo"}}})
 	}
 	cmd := exec.Command(bin, "replay", "--filter", wasm, "--config", "{}", "--now", "2026-01-01T00:00:00Z")
