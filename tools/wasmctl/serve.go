@@ -88,10 +88,10 @@ An upstream that cannot be reached gives 502 with the reason.`,
 			}
 			if demo {
 				fmt.Fprintf(out, `Try:
-  curl -s --path-as-is '%[1]s/public/../admin'       # rewritten: the app sees /admin
-  curl -s '%[1]s/a//b?q=1'                           # slashes merged: /a/b?q=1
-  curl -s '%[1]s/files/%%2e%%2e%%2fsecret'            # rejected with 400: encoded slash
-  curl -s '%[1]s/%%68tadmin.php'                      # decoded: /htadmin.php
+  curl -s --path-as-is '%[1]s/public/../admin'   # rewritten: the app sees /admin
+  curl -s '%[1]s/a//b?q=1'   # slashes merged: the app sees /a/b?q=1
+  curl -s '%[1]s/%%68tadmin.php'   # decoded: the app sees /htadmin.php
+  curl -s '%[1]s/files/%%2e%%2e%%2fsecret'   # 400: encoded slash
   curl -s -o /dev/null -w '%%{http_code}\n' '%[1]s/%%c0%%afetc'   # 400: overlong UTF-8
 Stop with Ctrl-C.
 `, base)
