@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshsecops/filters/filters/pathnorm/corpus"
 	"github.com/meshsecops/filters/tools/build/buildtest"
 	"github.com/meshsecops/filters/tools/manifest"
 )
@@ -130,7 +131,7 @@ func TestReplayCLI(t *testing.T) {
 	}
 	bin := wasmctl(t)
 	wasm := buildtest.Path(t, "./filters/pathnorm")
-	cases := loadCorpus(t)
+	cases := corpus.Load(t)
 	var in bytes.Buffer
 	enc := json.NewEncoder(&in)
 	for _, c := range cases {

@@ -1,36 +1,12 @@
 package e2e
 
 import (
-	"encoding/json"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/meshsecops/filters/filters/pathnorm/corpus"
 )
-
-type corpusCase struct {
-	ID        string `json:"id"`
-	InputPath string `json:"input_path"`
-	Expected  struct {
-		Action string  `json:"action"`
-		Path   *string `json:"path"`
-	} `json:"expected"`
-}
-
-func loadCorpus(t *testing.T) []corpusCase {
-	t.Helper()
-	path := filepath.Join("..", "..", "shared", "corpus", "pathnorm-cases.json")
-	body, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read the shared path corpus (expected ../shared beside the checkout): %v", err)
-	}
-	var cases []corpusCase
-	if err := json.Unmarshal(body, &cases); err != nil {
-		t.Fatal(err)
-	}
-	return cases
-}
 
 // The shared corpus as real HTTP requests through each backend: a forwarded
 // case must reach the application with exactly the expected path, and a
@@ -38,7 +14,7 @@ func loadCorpus(t *testing.T) []corpusCase {
 // be refused by the HTTP codec before any filter runs counts as rejected
 // when the codec refuses it.
 func TestCorpusOverHTTP(t *testing.T) {
-	cases := loadCorpus(t)
+	cases := corpus.Load(t)
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			rec := &recorder{}

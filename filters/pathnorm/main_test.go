@@ -2,10 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/meshsecops/filters/filters/pathnorm/corpus"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -171,33 +171,10 @@ func TestInvalidConfigurationFailsStartNamingTheField(t *testing.T) {
 	}
 }
 
-type corpusCase struct {
-	ID        string `json:"id"`
-	InputPath string `json:"input_path"`
-	Expected  struct {
-		Action string  `json:"action"`
-		Path   *string `json:"path"`
-	} `json:"expected"`
-}
-
-func loadCorpus(t testing.TB) []corpusCase {
-	t.Helper()
-	path := filepath.Join("..", "..", "..", "shared", "corpus", "pathnorm-cases.json")
-	body, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read the shared path corpus (expected ../shared beside the checkout): %v", err)
-	}
-	var cases []corpusCase
-	if err := json.Unmarshal(body, &cases); err != nil {
-		t.Fatalf("decode %s: %v", path, err)
-	}
-	return cases
-}
-
 // The whole corpus through the SDK glue with the default configuration.
 func TestCorpusThroughSDKGlue(t *testing.T) {
 	host := startPlugin(t, "")
-	for _, c := range loadCorpus(t) {
+	for _, c := range corpus.Load(t) {
 		id := host.InitializeHttpContext()
 		host.CallOnRequestHeaders(id, requestHeaders(c.InputPath), true)
 		resp := host.GetSentLocalResponse(id)

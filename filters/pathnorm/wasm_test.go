@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/meshsecops/filters/filters/pathnorm/corpus"
 	"github.com/meshsecops/filters/tools/build/buildtest"
 	"github.com/meshsecops/filters/tools/host"
 )
@@ -49,7 +50,7 @@ func upstreamEcho(context.Context, *host.Request) (*host.Response, error) {
 // configuration: every case must give the expected action and path.
 func TestCorpusCompiled(t *testing.T) {
 	chain := host.NewChain(host.ChainOptions{}, compiledPlugin(t, "", 1))
-	cases := loadCorpus(t)
+	cases := corpus.Load(t)
 	passed := 0
 	for _, c := range cases {
 		result, err := chain.Do(context.Background(), &host.Request{Method: "GET", Path: c.InputPath,

@@ -1,68 +1,15 @@
 package normalize
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/meshsecops/filters/filters/pathnorm/corpus"
 )
 
-// corpusCase is one entry of ../shared/corpus/pathnorm-cases.json.
-type corpusCase struct {
-	ID        string `json:"id"`
-	InputPath string `json:"input_path"`
-	Class     string `json:"class"`
-	Rationale string `json:"rationale"`
-	Expected  struct {
-		Action string  `json:"action"`
-		Path   *string `json:"path"`
-	} `json:"expected"`
-}
+type corpusCase = corpus.Case
 
-// repoRoot walks up from the test's working directory to the folder that
-// holds go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("find working directory: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("no go.mod above the test's working directory")
-		}
-		dir = parent
-	}
-}
-
-func loadCorpus(t testing.TB) []corpusCase {
-	t.Helper()
-	file := filepath.Join(repoRoot(t), "..", "shared", "corpus", "pathnorm-cases.json")
-	text, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("read the shared path corpus (it must sit at ../shared/corpus beside the "+
-			"repository): %v", err)
-	}
-	cases, err := decodeCorpus(text)
-	if err != nil {
-		t.Fatalf("decode %s: %v", file, err)
-	}
-	if len(cases) == 0 {
-		t.Fatalf("%s holds no cases", file)
-	}
-	return cases
-}
-
-func decodeCorpus(text []byte) ([]corpusCase, error) {
-	var cases []corpusCase
-	err := json.Unmarshal(text, &cases)
-	return cases, err
-}
+func loadCorpus(t testing.TB) []corpusCase { return corpus.Load(t) }
 
 // TestCorpusStrict checks every corpus case under the default configuration,
 // which is the strict profile the corpus was written for.
