@@ -6,7 +6,10 @@ WASMCTL := $(GO) run ./tools/wasmctl
 FILTERS := $(filter-out internal,$(notdir $(patsubst %/,%,$(wildcard filters/*/))))
 LISTEN ?= 127.0.0.1:8080
 BENCH_RATIOS := $(foreach c,normal normal-long query encoded-unreserved dot-segments dot-segments-query,\
-	-ratio 'BenchmarkNormalize/$(c)=BenchmarkBaselinePathClean/$(c)')
+	-ratio 'BenchmarkNormalize/$(c)=BenchmarkBaselinePathClean/$(c)') \
+	$(foreach c,normal query dot-segments rejected,\
+	-ratio 'BenchmarkCompiledDecision/$(c)=BenchmarkNativeDecision/$(c)') \
+	-ratio 'BenchmarkCompiledDecision/normal=BenchmarkHarnessFloor'
 
 .PHONY: all build test test-short run bench vet fmt clean
 

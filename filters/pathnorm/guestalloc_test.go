@@ -47,7 +47,8 @@ const mallocFunction = "runtime.mallocgc"
 
 // allocationCounter is a wazero FunctionListenerFactory counting guest
 // heap allocations; pass Context() to the compile step (host.NewPlugin or
-// Runtime.CompileModule). Listened functions run slower, so timing
+// Runtime.CompileModule). Compiled code that a cache shares keeps the
+// listeners it was compiled with. Listened functions run slower, so timing
 // benchmarks use modules compiled without it.
 type allocationCounter struct {
 	mallocs atomic.Uint64
@@ -132,10 +133,19 @@ func (c *allocationCounter) check(t testing.TB) {
 
 func (c *allocationCounter) count() uint64 { return c.mallocs.Load() }
 
-// topSites renders the collected sites, most frequent first, per request.
-func (c *allocationCounter) topSites(requests int) string {
+// startSites starts collecting allocating call sites.
+func (c *allocationCounter) startSites() {
+	c.mu.Lock()
+	c.sites = map[string]int{}
+	c.mu.Unlock()
+}
+
+// takeSites stops collecting and renders the sites, most frequent first,
+// per request.
+func (c *allocationCounter) takeSites(requests int) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() { c.sites = nil }()
 	type site struct {
 		name  string
 		count int
