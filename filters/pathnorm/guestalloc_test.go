@@ -45,6 +45,13 @@ import (
 // mallocFunction is the guest function every heap allocation enters.
 const mallocFunction = "runtime.mallocgc"
 
+// specializedMallocPrefixes start the names of the size-specialized
+// allocation functions (runtime/malloc_generated.go).
+var specializedMallocPrefixes = []string{
+	"runtime.mallocgcSmallNoScanSC", "runtime.mallocgcSmallScanNoHeaderSC",
+	"runtime.mallocgcTinySize",
+}
+
 // allocationCounter is a wazero FunctionListenerFactory counting guest
 // heap allocations; pass Context() to the compile step (host.NewPlugin or
 // Runtime.CompileModule). Compiled code that a cache shares keeps the
@@ -67,11 +74,13 @@ func (c *allocationCounter) Context(ctx context.Context) context.Context {
 	return experimental.WithFunctionListenerFactory(ctx, c)
 }
 
-func (c *allocationCounter) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
+func (c *allocationCounter) NewFunctionListener(
+	def api.FunctionDefinition) experimental.FunctionListener {
 	name := def.Name()
-	if strings.HasPrefix(name, "runtime.mallocgcSmall") && strings.Contains(name, "SC") ||
-		strings.HasPrefix(name, "runtime.mallocTiny") {
-		c.specialized.Store(true)
+	for _, prefix := range specializedMallocPrefixes {
+		if strings.HasPrefix(name, prefix) {
+			c.specialized.Store(true)
+		}
 	}
 	if name != mallocFunction || def.GoFunction() != nil {
 		return nil

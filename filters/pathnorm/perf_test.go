@@ -29,7 +29,7 @@ var decisionPaths = []struct{ name, path string }{
 	{"rejected", "/admin%2fsecret"},
 }
 
-// requestHeaders carries path with the headers a mesh request typically
+// meshRequestHeaders carries path with the headers a mesh request typically
 // has by the time it reaches the filter.
 func meshRequestHeaders(path string) host.Headers {
 	return host.Headers{
