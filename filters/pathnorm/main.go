@@ -18,6 +18,8 @@
 package main
 
 import (
+	"strconv"
+
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
@@ -47,7 +49,24 @@ type pluginContext struct {
 	// classMetric[class][action] is the counter name for a finding of class
 	// handled with action, built once so counting never allocates.
 	classMetric [normalize.NumClasses][numActions]string
+	// rejections keeps the body and log line of each kind of rejection seen,
+	// so a stream of attacks with the same findings costs no formatting.
+	rejections map[rejectionKey]rejection
 }
+
+type rejectionKey struct {
+	findings normalize.Findings
+	status   int
+}
+
+type rejection struct {
+	body    []byte
+	logLine string
+}
+
+// maxCachedRejections bounds the cache; the kinds beyond it are built per
+// request.
+const maxCachedRejections = 256
 
 // numActions bounds the Action values, which count up to ActionReject.
 const numActions = int(normalize.ActionReject) + 1
@@ -78,6 +97,7 @@ func (p *pluginContext) OnPluginStart(configurationSize int) types.OnPluginStart
 	}
 
 	p.config = config
+	p.rejections = make(map[rejectionKey]rejection)
 	for class := normalize.Class(0); int(class) < normalize.NumClasses; class++ {
 		for a := range numActions {
 			p.classMetric[class][a] = filterName + ".class." + class.String() + ".action." +
@@ -119,9 +139,9 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	switch result.Verdict {
 	case normalize.Reject:
 		p.counters.Inc(metricRejected)
-		proxywasm.LogInfof("%s: rejected request with %d: path finding %s", filterName, result.Status,
-			result.Findings.String())
-		if err := respond.Reject(uint32(result.Status), filterName, "path rejected: "+result.Findings.String()); err != nil {
+		r := p.rejection(result.Findings, result.Status)
+		proxywasm.LogInfo(r.logLine)
+		if err := respond.Reject(uint32(result.Status), r.body); err != nil {
 			proxywasm.LogErrorf("%s: send rejection: %v", filterName, err)
 		}
 		return types.ActionPause
@@ -148,7 +168,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	if err := proxywasm.ReplaceHttpRequestHeader(":path", result.Path); err != nil {
 		// Forwarding the unnormalized path would defeat the filter.
 		proxywasm.LogCriticalf("%s: replace :path: %v", filterName, err)
-		if err := respond.Reject(500, filterName, "path could not be normalized"); err != nil {
+		if err := respond.Reject(500, respond.Body(filterName, "path could not be normalized")); err != nil {
 			proxywasm.LogErrorf("%s: send rejection: %v", filterName, err)
 		}
 		return types.ActionPause
@@ -159,6 +179,24 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		}
 	}
 	return types.ActionContinue
+}
+
+// rejection returns the body and log line for a rejection with these
+// findings and status. The log line names the classes, never the path.
+func (p *pluginContext) rejection(findings normalize.Findings, status int) rejection {
+	key := rejectionKey{findings, status}
+	if r, ok := p.rejections[key]; ok {
+		return r
+	}
+	classes := findings.String()
+	r := rejection{
+		body:    respond.Body(filterName, "path rejected: "+classes),
+		logLine: filterName + ": rejected request with " + strconv.Itoa(status) + ": path finding " + classes,
+	}
+	if len(p.rejections) < maxCachedRejections {
+		p.rejections[key] = r
+	}
+	return r
 }
 
 // countFindings counts each class that fired under the action the policy

@@ -9,21 +9,29 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 )
 
-// Reject answers the current request with status and a JSON body
+// rejectHeaders and redirectHeaders are only read by the SDK, so one copy
+// serves every response.
+var rejectHeaders = [][2]string{
+	{"content-type", "application/json"},
+	{"cache-control", "no-store"},
+}
+
+// Body returns the JSON body of a rejection:
 // {"error":"<reason>","filter":"<filter>"}. reason must be a fixed string
-// chosen by the filter (a finding class), never request data.
-func Reject(status uint32, filter, reason string) error {
+// chosen by the filter (a finding class), never request data. Filters that
+// reject often with the same reasons build it once and keep it.
+func Body(filter, reason string) []byte {
 	body := make([]byte, 0, 32+len(filter)+len(reason))
 	body = append(body, `{"error":`...)
 	body = strconv.AppendQuote(body, reason)
 	body = append(body, `,"filter":`...)
 	body = strconv.AppendQuote(body, filter)
-	body = append(body, "}\n"...)
-	headers := [][2]string{
-		{"content-type", "application/json"},
-		{"cache-control", "no-store"},
-	}
-	return proxywasm.SendHttpResponse(status, headers, body, -1)
+	return append(body, "}\n"...)
+}
+
+// Reject answers the current request with status and a body made by Body.
+func Reject(status uint32, body []byte) error {
+	return proxywasm.SendHttpResponse(status, rejectHeaders, body, -1)
 }
 
 // Redirect answers with status (a 3xx code) and a Location header.
