@@ -212,12 +212,11 @@ func extractCompat(layers []v1.Layer, want types.MediaType) ([]byte, error) {
 	if mediaType != want {
 		return nil, fmt.Errorf("last layer has media type %s, want %s", mediaType, want)
 	}
-	blob, err := last.Compressed()
+	blob, err := verifiedBlob(last, MaxModuleSize+1<<20)
 	if err != nil {
-		return nil, fmt.Errorf("download layer: %w", err)
+		return nil, err
 	}
-	defer blob.Close()
-	zr, err := gzip.NewReader(blob)
+	zr, err := gzip.NewReader(bytes.NewReader(blob))
 	if err != nil {
 		return nil, fmt.Errorf("last layer is not gzip: %w", err)
 	}
@@ -249,14 +248,46 @@ func extractArtifact(layers []v1.Layer) ([]byte, error) {
 		if mediaType != ContentLayerType {
 			continue
 		}
-		blob, err := l.Compressed()
+		blob, err := verifiedBlob(l, MaxModuleSize)
 		if err != nil {
-			return nil, fmt.Errorf("download layer: %w", err)
+			return nil, err
 		}
-		defer blob.Close()
-		return readLimited(blob, "module layer")
+		return blob, nil
 	}
 	return nil, fmt.Errorf("no layer has media type %s", ContentLayerType)
+}
+
+// verifiedBlob downloads a layer whole, up to limit bytes, and checks it
+// against the digest and size the manifest gives. Reading only up to the
+// module inside would leave the rest unverified, and a registry could then
+// serve a different module under the pinned digest.
+func verifiedBlob(layer v1.Layer, limit int64) ([]byte, error) {
+	want, err := layer.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("layer digest: %w", err)
+	}
+	wantSize, err := layer.Size()
+	if err != nil {
+		return nil, fmt.Errorf("layer size: %w", err)
+	}
+	if wantSize > limit {
+		return nil, fmt.Errorf("layer %s is %d bytes, over the %d MiB limit", want, wantSize, limit>>20)
+	}
+	rc, err := layer.Compressed()
+	if err != nil {
+		return nil, fmt.Errorf("download layer %s: %w", want, err)
+	}
+	defer rc.Close()
+	blob, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("download layer %s: %w", want, err)
+	}
+	sum := sha256.Sum256(blob)
+	got := "sha256:" + hex.EncodeToString(sum[:])
+	if want.Algorithm != "sha256" || got != want.String() || int64(len(blob)) != wantSize {
+		return nil, fmt.Errorf("layer %s: the registry sent %d bytes with digest %s (the manifest says %d bytes): refusing a module that does not match its image", want, len(blob), got, wantSize)
+	}
+	return blob, nil
 }
 
 func readLimited(r io.Reader, what string) ([]byte, error) {
