@@ -155,10 +155,10 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return types.ActionPause
 	}
 
-	if result.Action == normalize.ActionAudit {
+	if result.Audited != 0 {
 		p.counters.Inc(metricAudited)
-		proxywasm.LogWarnf("%s: audit only, forwarded unchanged: path finding %s", filterName,
-			result.Findings.String())
+		proxywasm.LogWarn(filterName + ": audit: let through path finding " + result.Audited.String() +
+			" (all findings: " + result.Findings.String() + ")")
 	}
 	if !result.Changed {
 		p.counters.Inc(metricForwarded)

@@ -227,4 +227,8 @@ func TestProfilesExample(t *testing.T) {
 		r.Findings != FindingsOf(ClassEncodedSlash) || r.Action != ActionAudit {
 		t.Errorf("audit case: %+v", r)
 	}
+	r = Normalize("/public/../admin/x%2Fy", &c.Policy)
+	if r.Verdict != Redirect || r.Path != "/admin/x%2Fy" || r.Audited != FindingsOf(ClassEncodedSlash) {
+		t.Errorf("audited encoded slash with a dot-segment: %+v", r)
+	}
 }

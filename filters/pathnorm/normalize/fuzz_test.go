@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"math/bits"
 	"strings"
 	"testing"
 )
@@ -53,6 +54,7 @@ func FuzzNormalize(f *testing.F) {
 		}
 		checkAgainstReference(t, raw)
 		checkActionsDoNotChangeFindings(t, raw)
+		checkAuditedStillNormalizes(t, raw)
 	})
 }
 
@@ -83,6 +85,38 @@ func checkNormalize(t *testing.T, name string, p *Policy, raw string) {
 	if again.Verdict != Forward || again.Path != out || again.Findings != 0 {
 		t.Fatalf("%s: not idempotent: %.200q -> %.200q -> %v %.200q [%v]", name, raw, out, again.Verdict,
 			again.Path, again.Findings)
+	}
+}
+
+// auditAll audits every rejecting check that can be switched off.
+var auditAll = func() Policy {
+	var p Policy
+	for f := allowable | FindingsOf(ClassEncodedSlash, ClassPathParam); f != 0; f &= f - 1 {
+		p.Actions[bits.TrailingZeros32(uint32(f))] = ActionAudit
+	}
+	return p
+}()
+
+// checkAuditedStillNormalizes asserts that auditing rejecting checks lets
+// their spellings through without switching off the rest: what is forwarded
+// has no dot-segment or repeated slash, and is a fixed point.
+func checkAuditedStillNormalizes(t *testing.T, raw string) {
+	r := Normalize(raw, &auditAll)
+	if r.Verdict != Forward || r.Normalized == "" {
+		return
+	}
+	path, _, _ := strings.Cut(r.Path, "?")
+	if strings.Contains(path, "//") {
+		t.Fatalf("audit-all %.200q: forwarded %.200q with a repeated slash", raw, r.Path)
+	}
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "." || seg == ".." {
+			t.Fatalf("audit-all %.200q: forwarded %.200q with a dot-segment", raw, r.Path)
+		}
+	}
+	again := Normalize(r.Path, &auditAll)
+	if again.Verdict != Forward || again.Path != r.Path || again.Changed {
+		t.Fatalf("audit-all not idempotent: %.200q -> %.200q -> %+v", raw, r.Path, again)
 	}
 }
 

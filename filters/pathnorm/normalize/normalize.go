@@ -56,6 +56,9 @@ type Result struct {
 	Changed bool
 	// Findings are the classes that fired.
 	Findings Findings
+	// Audited are the findings whose action was audit: the glue logs and
+	// counts them whatever the verdict.
+	Audited Findings
 }
 
 var strictPolicy Policy
@@ -66,9 +69,15 @@ var strictPolicy Policy
 // The query (from the first '?') is never decoded or normalized; it is only
 // checked for bytes that no :path may carry. Every finding in the path is
 // collected, then the strongest action among them wins: reject > redirect >
-// normalize > audit. If a rejecting finding fired and was audited, no
-// normalized path exists: normalize and redirect then fall back to
-// forwarding the original :path, and Result.Action says audit. A redirect
+// normalize > audit. An audited rejecting finding is let through but does
+// not stop the rest of the normalization: the path is normalized again with
+// that check switched off (as Policy.Allow does; for encoded_slash and
+// path_param their "keep" mode), so audit never forwards spellings the
+// other checks would have rewritten. Only the findings that cannot be
+// switched off (length, not_origin_form, fragment, nul, non_ascii,
+// invalid_escape, a rejected backslash) leave no normalized path when
+// audited: the original :path is then forwarded and Result.Action says
+// audit. A redirect
 // whose target would start with "//", which a browser reads as a URL on
 // another host, is refused with 400 instead. An action outside the known
 // ones counts as reject.
@@ -81,7 +90,13 @@ func Normalize(raw string, p *Policy) Result {
 	if p == nil {
 		p = &strictPolicy
 	}
-	s := scan{policy: p, out: writer{src: raw}}
+	return normalize(raw, p, false)
+}
+
+// normalize is Normalize; again marks the second pass for audited findings,
+// which must not start a third.
+func normalize(raw string, p *Policy, again bool) Result {
+	s := scan{policy: p, out: writer{src: raw}, again: again}
 
 	if len(raw) > p.maxPathLength() {
 		s.note(ClassLength)
@@ -111,6 +126,8 @@ type scan struct {
 	// pct25 records that the current segment holds a kept %25, the only way
 	// a double encoding can appear in the output.
 	pct25 bool
+	// again is set on the pass that re-normalizes with audited checks off.
+	again bool
 }
 
 func (s *scan) note(c Class) { s.found |= 1 << c }
@@ -441,6 +458,21 @@ func (s *scan) decide(raw string, query int) Result {
 	if !rejecting {
 		res.Normalized = s.out.finish(raw, query)
 	}
+	for f := s.found; f != 0; f &= f - 1 {
+		if c := Class(bits.TrailingZeros32(uint32(f))); p.Action(c) == ActionAudit {
+			res.Audited |= 1 << c
+		}
+	}
+	if rejecting && strongest < ActionReject && !s.again {
+		if again, ok := s.normalizeAudited(raw); ok {
+			again.Findings |= res.Findings
+			again.Audited |= res.Audited
+			if again.Action == ActionNone {
+				again.Action = ActionAudit
+			}
+			return again
+		}
+	}
 
 	switch {
 	case strongest >= ActionReject:
@@ -457,6 +489,36 @@ func (s *scan) decide(raw string, query int) Result {
 		res.Changed = res.Path != raw
 	}
 	return res
+}
+
+// normalizeAudited normalizes raw again with every rejecting check that
+// fired switched off, since each was audited. It reports false when one of
+// them cannot be switched off, which leaves no normalized path.
+func (s *scan) normalizeAudited(raw string) (Result, bool) {
+	p := *s.policy
+	for f := s.found; f != 0; f &= f - 1 {
+		c := Class(bits.TrailingZeros32(uint32(f)))
+		switch {
+		case s.policy.rewrites(c):
+		case allowable.Has(c):
+			p.Allow |= 1 << c
+		case c == ClassEncodedSlash:
+			p.EncodedSlash = EncodedSlashKeep
+		case c == ClassPathParam:
+			p.PathParams = PathParamKeep
+		default:
+			return Result{}, false
+		}
+	}
+	again := normalize(raw, &p, true)
+	// Some checks can be switched off only in part (raw controls, most raw
+	// bytes outside pchar stay rejected): then there is still no normal form.
+	for f := again.Findings; f != 0; f &= f - 1 {
+		if c := Class(bits.TrailingZeros32(uint32(f))); !p.rewrites(c) {
+			return Result{}, false
+		}
+	}
+	return again, true
 }
 
 // writer builds the output lazily: while the output is a prefix of src it
