@@ -25,6 +25,41 @@ var (
 	}
 )
 
+// configRisks maps a filter name to a check of its (valid) configuration
+// for settings that weaken what the filter protects; each string is one
+// warning.
+var configRisks = map[string]func(config []byte) []string{
+	"pathnorm": pathnormRisks,
+}
+
+// pathnormRisks warns about audited classes that leave paths un-normalized
+// for everything behind the filter.
+func pathnormRisks(config []byte) []string {
+	c, err := normalize.ParseConfig(config)
+	if err != nil {
+		return nil
+	}
+	var risks []string
+	for class := normalize.Class(0); int(class) < normalize.NumClasses; class++ {
+		if c.Policy.Action(class) == normalize.ActionAudit && c.Policy.AuditLeavesRaw(class) {
+			risks = append(risks, fmt.Sprintf("actions.%s is audit: requests where %s fires are "+
+				"forwarded exactly as sent, with no normalization at all, so path-based "+
+				"AuthorizationPolicy and the backend may read them differently; audit only to "+
+				"measure, or use \"allow\" for the checks it accepts", class, class))
+		}
+	}
+	return risks
+}
+
+// ConfigRisks returns warnings about settings in a valid configuration that
+// weaken what the filter protects.
+func ConfigRisks(filter string, config []byte) []string {
+	if check, ok := configRisks[filter]; ok {
+		return check(config)
+	}
+	return nil
+}
+
 // RegisterParser plugs a filter's configuration parser into lint and the
 // generators. Registering a name again replaces the earlier parser.
 func RegisterParser(filter string, parse func(config []byte) error) {

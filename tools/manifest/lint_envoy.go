@@ -144,6 +144,10 @@ func lintWasmFilter(fs *findings, cfg *wasmv3.PluginConfig, base string,
 			fs.errorf(base+".configuration", "%v; Envoy runs the same check in "+
 				"proxy_on_configure and refuses the configuration (at bootstrap: does not start)",
 				err)
+			break
+		}
+		for _, risk := range ConfigRisks(filter, config) {
+			fs.warnf(base+".configuration", "%s", risk)
 		}
 	}
 

@@ -280,6 +280,10 @@ func lintPluginConfig(fs *findings, spec *extapi.WasmPlugin, filter string, know
 	}
 	if err := CheckConfig(filter, config); err != nil {
 		fs.errorf("spec.pluginConfig", "%v", err)
+		return
+	}
+	for _, risk := range ConfigRisks(filter, config) {
+		fs.warnf("spec.pluginConfig", "%s", risk)
 	}
 }
 
@@ -439,11 +443,46 @@ func normalizerCovers(ap *secapi.AuthorizationPolicy, meta *metav1.ObjectMeta,
 			(p.wp.Namespace != meta.Namespace && p.wp.Namespace != rootNamespace) {
 			continue
 		}
+		if !inboundOnAllPorts(spec) || len(pluginConfigRisks(p)) > 0 {
+			continue
+		}
 		if targets(spec.GetSelector(), spec.GetTargetRefs(), ap.GetSelector(), ap.GetTargetRefs()) {
 			return true
 		}
 	}
 	return false
+}
+
+// inboundOnAllPorts reports whether a plugin runs on every inbound request,
+// where AuthorizationPolicy is enforced: no match list, or one entry for
+// server-side traffic without a port restriction.
+func inboundOnAllPorts(spec *extapi.WasmPlugin) bool {
+	if len(spec.GetMatch()) == 0 {
+		return true
+	}
+	for _, m := range spec.GetMatch() {
+		switch m.GetMode() {
+		case typeapi.WorkloadMode_UNDEFINED, typeapi.WorkloadMode_SERVER,
+			typeapi.WorkloadMode_CLIENT_AND_SERVER:
+			if len(m.GetPorts()) == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// pluginConfigRisks is ConfigRisks for a WasmPlugin's pluginConfig.
+func pluginConfigRisks(p pluginRef) []string {
+	var config []byte
+	if p.wp.Spec.GetPluginConfig() != nil {
+		j, err := protojson.Marshal(p.wp.Spec.GetPluginConfig())
+		if err != nil {
+			return []string{err.Error()}
+		}
+		config = j
+	}
+	return ConfigRisks(p.filter, config)
 }
 
 // targets reports whether a resource scoped by (selector, refs) applies to

@@ -321,3 +321,18 @@ func (p *Policy) validateAction(c Class) error {
 	}
 	return &ConfigError{Field: field, Problem: problem}
 }
+
+// AuditLeavesRaw reports whether auditing class c under p forwards the
+// requests where c fires exactly as they came, with no normalization: c is
+// a rewriting class (the rewrite is what audit skips), or a rejecting check
+// that cannot be switched off, so no normal form exists. Configuration lint
+// warns about such actions.
+func (p *Policy) AuditLeavesRaw(c Class) bool {
+	switch {
+	case p.rewrites(c):
+		return true
+	case allowable.Has(c), c == ClassEncodedSlash, c == ClassPathParam:
+		return false
+	}
+	return true
+}
