@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"math/big"
@@ -65,8 +66,15 @@ func FuzzTake(f *testing.F) {
 		if d.Allowed || d.RetryAfter > 50*365*24*time.Hour {
 			return
 		}
-		if _, later, _ := b.Take(next, now.Add(d.RetryAfter), cost); !later.Allowed {
+		fromNew, later, _ := b.Take(next, now.Add(d.RetryAfter), cost)
+		if !later.Allowed {
 			t.Fatalf("refused again after RetryAfter %v: %+v", d.RetryAfter, later)
+		}
+		// A refusal need not be stored: the old state decides the same.
+		fromOld, laterOld, _ := b.Take(st, now.Add(d.RetryAfter), cost)
+		if laterOld != later || !bytes.Equal(fromOld, fromNew) {
+			t.Fatalf("after a refusal the old state gives %+v % x, the new one %+v % x",
+				laterOld, fromOld, later, fromNew)
 		}
 		if _, early, _ := b.Take(next, now.Add(d.RetryAfter-1), cost); early.Allowed {
 			t.Fatalf("allowed 1ns before RetryAfter %v", d.RetryAfter)

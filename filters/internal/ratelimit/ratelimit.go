@@ -13,7 +13,7 @@
 //     one Take over the same time would.
 //   - A stamp up to a second ahead of now is a race between workers and
 //     refills nothing; further ahead it is taken for the clock stepping back
-//     and refill restarts from now, so a bad stamp cannot lock a key out.
+//     and the bucket starts full again, so a bad stamp cannot lock a key out.
 //   - Times must lie between the years 1678 and 2262 (time.Time.UnixNano).
 package ratelimit
 
@@ -101,6 +101,10 @@ var errZeroBucket = errors.New("token bucket has no limit: build it with NewBuck
 // also when the take is refused) and the decision. A nil, short or corrupt
 // state is a full bucket. Cost 0 only reads the bucket. The error is for a
 // cost that is negative or larger than the burst, which no wait satisfies.
+//
+// Refill depends only on the time between two states, so a refused Take
+// need not be stored: a later Take from the old state decides the same as
+// from the new one. Callers sharing a bucket can skip that write.
 func (b Bucket) Take(state []byte, now time.Time, cost int64) ([]byte, Decision, error) {
 	if b.rate == 0 {
 		return nil, Decision{}, errZeroBucket
@@ -171,7 +175,7 @@ func (b Bucket) refill(s bucketState, now int64) bucketState {
 	if now <= s.stamp {
 		// Unsigned subtraction is exact for any two int64 in this order.
 		if uint64(s.stamp)-uint64(now) > maxAhead {
-			s.stamp = now
+			return full
 		}
 		return s
 	}
