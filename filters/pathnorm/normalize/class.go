@@ -23,7 +23,8 @@ const (
 	// ClassNUL: a raw NUL byte or %00.
 	ClassNUL
 	// ClassControl: a raw control byte or DEL anywhere, or an encoded one
-	// (%01-%1F, %7F) in the path.
+	// in the path: %01-%1F, %7F, the C1 controls U+0080-U+009F and the line
+	// and paragraph separators U+2028 and U+2029.
 	ClassControl
 	// ClassNonASCII: a raw byte of 0x80 or above anywhere in the :path.
 	ClassNonASCII

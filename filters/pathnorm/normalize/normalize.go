@@ -386,6 +386,9 @@ func (s *scan) encodedUTF8(path string, i int, lead byte) int {
 	if !s.allowed(ClassUnicodeLookalike) && isLookalike(r) {
 		s.note(ClassUnicodeLookalike)
 	}
+	if !s.allowed(ClassControl) && isUnicodeControl(r) {
+		s.note(ClassControl)
+	}
 	for k := 0; k < n; k++ {
 		s.keepEscape(path, i+3*k)
 	}
@@ -681,6 +684,15 @@ func hasDoubleEncoding(seg string) bool {
 			return true
 		}
 	}
+}
+
+// isUnicodeControl reports the encoded code points that act like %0A or
+// %0D in some backends: the C1 controls (U+0080-U+009F, among them U+0085,
+// next line) and the line and paragraph separators U+2028 and U+2029. A
+// regular expression's '.' does not match them in Java and JavaScript, the
+// CVE-2022-22978 pattern the ASCII controls are rejected for.
+func isUnicodeControl(r rune) bool {
+	return r >= 0x80 && r <= 0x9f || r == 0x2028 || r == 0x2029
 }
 
 // isLookalike reports whether r is in the generated look-alike table.

@@ -433,3 +433,23 @@ func caseFoldsToASCII(r rune) bool {
 	}
 	return false
 }
+
+// Encoded Unicode line terminators and C1 controls are controls too: Java's
+// and JavaScript's '.' does not match them, as with %0A (CVE-2022-22978).
+func TestUnicodeControlsAreControls(t *testing.T) {
+	for _, raw := range []string{"/admin/%C2%85", "/admin/%e2%80%a8", "/admin/%E2%80%A9x", "/a%c2%80", "/a%C2%9F"} {
+		r := Normalize(raw, nil)
+		if r.Verdict != Reject || !r.Findings.Has(ClassControl) {
+			t.Errorf("%q: %+v, want a control rejection", raw, r)
+		}
+	}
+	for _, raw := range []string{"/a%C2%A0x", "/caf%C3%A9", "/%E2%80%A7"} {
+		if r := Normalize(raw, nil); r.Findings.Has(ClassControl) {
+			t.Errorf("%q counted as a control: %+v", raw, r)
+		}
+	}
+	envoy, _ := ProfilePolicy(ProfileEnvoy)
+	if r := Normalize("/admin/%E2%80%A8", &envoy); r.Verdict != Forward {
+		t.Errorf("envoy profile keeps encoded controls, as it keeps %%0A: %+v", r)
+	}
+}
