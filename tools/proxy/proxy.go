@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshsecops/filters/tools/host"
@@ -57,11 +58,17 @@ type Options struct {
 	ChunkSize int
 	// MaxBodyBytes bounds request and response bodies; 0 means 32 MiB.
 	MaxBodyBytes int64
+	// MaxInFlight bounds the requests handled at once, since each holds its
+	// bodies in memory; more get 503. 0 means 64.
+	MaxInFlight int
 }
 
 // Handler runs requests through the chain and the upstream.
 type Handler struct {
-	opts Options
+	opts     Options
+	inFlight chan struct{}
+	// next spreads requests over the filters' worker VMs in turn.
+	next atomic.Uint64
 }
 
 // NewHandler checks opts and returns the handler.
@@ -97,8 +104,16 @@ func NewHandler(opts Options) (*Handler, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 32 << 20
 	}
-	return &Handler{opts: opts}, nil
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 64
+	}
+	return &Handler{opts: opts, inFlight: make(chan struct{}, opts.MaxInFlight)}, nil
 }
+
+// overwritten are request headers the proxy sets itself, as Envoy does,
+// so a client cannot supply them: the scheme it received and the client
+// certificate details (Envoy's default SANITIZE for x-forwarded-client-cert).
+var overwritten = map[string]bool{"x-forwarded-proto": true, "x-forwarded-client-cert": true}
 
 // hopByHop are the connection-specific headers a proxy does not pass on.
 var hopByHop = map[string]bool{
@@ -109,6 +124,16 @@ var hopByHop = map[string]bool{
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	select {
+	case h.inFlight <- struct{}{}:
+		defer func() { <-h.inFlight }()
+	default:
+		http.Error(w, fmt.Sprintf("wasmctl serve: over %d requests in flight", h.opts.MaxInFlight),
+			http.StatusServiceUnavailable)
+		h.logf("%s %s %q -> 503 (over %d requests in flight)", r.RemoteAddr, r.Method, r.RequestURI,
+			h.opts.MaxInFlight)
+		return
+	}
 	chunks, err := readChunks(r.Body, h.opts.ChunkSize, h.opts.MaxBodyBytes)
 	if err != nil {
 		status := http.StatusBadRequest
@@ -130,6 +155,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return resp, nil
 	})
+	if r.Context().Err() != nil {
+		h.logf("%s %s %q -> - (the client closed the connection)", r.RemoteAddr, r.Method, r.RequestURI)
+		return
+	}
 	if err != nil {
 		http.Error(w, "wasmctl serve: filter chain: "+err.Error(), http.StatusInternalServerError)
 		h.logf("%s %s %q -> 500 (filter chain: %v)", r.RemoteAddr, r.Method, r.RequestURI, err)
@@ -168,7 +197,7 @@ func (h *Handler) downstreamRequest(r *http.Request, chunks [][]byte) *host.Requ
 	}
 	for name, values := range r.Header {
 		lower := strings.ToLower(name)
-		if hopByHop[lower] || connectionTokens[lower] {
+		if hopByHop[lower] || connectionTokens[lower] || overwritten[lower] {
 			continue
 		}
 		for _, v := range values {
@@ -180,9 +209,7 @@ func (h *Handler) downstreamRequest(r *http.Request, chunks [][]byte) *host.Requ
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if _, ok := headers.Get("x-forwarded-proto"); !ok {
-		headers = append(headers, host.Header{Name: "x-forwarded-proto", Value: scheme})
-	}
+	headers = append(headers, host.Header{Name: "x-forwarded-proto", Value: scheme})
 	if _, ok := headers.Get("x-request-id"); !ok {
 		headers = append(headers, host.Header{Name: "x-request-id", Value: requestID()})
 	}
@@ -201,7 +228,7 @@ func (h *Handler) downstreamRequest(r *http.Request, chunks [][]byte) *host.Requ
 		chunks = [][]byte{}
 	}
 	return &host.Request{Method: r.Method, Path: r.RequestURI, Authority: r.Host, Scheme: scheme,
-		Headers: headers, Chunks: chunks, Conn: conn}
+		Headers: headers, Chunks: chunks, Conn: conn, Worker: int(h.next.Add(1) % 1024)}
 }
 
 // forward sends the request the filters let through to the upstream.
@@ -225,6 +252,11 @@ func (h *Handler) forward(ctx context.Context, fwd *host.Request) (*host.Respons
 			continue
 		}
 		out.Header.Add(hd.Name, hd.Value)
+	}
+	if _, ok := out.Header["User-Agent"]; !ok {
+		// Go's client would add its own; the upstream must see only what
+		// the filters forwarded.
+		out.Header["User-Agent"] = []string{""}
 	}
 	resp, err := h.opts.Client.Do(out)
 	if err != nil {

@@ -314,3 +314,53 @@ func writeKey(t *testing.T, path string, key *ecdsa.PrivateKey) {
 	}
 	writePEM(t, path, "EC PRIVATE KEY", der)
 }
+
+// rawRequest writes a whole request, byte for byte.
+func rawRequest(t *testing.T, addr, request string) *http.Response {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, request); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	return resp
+}
+
+// Headers the proxy owns are set by it, not by the client, and nothing is
+// added that the client did not send.
+func TestServeOwnsForwardingHeaders(t *testing.T) {
+	rec := &recorder{}
+	upstream := httptest.NewServer(rec)
+	defer upstream.Close()
+	addr, _ := startServe(t, "./filters/pathnorm", "", upstream.URL, TLSOptions{})
+	rawRequest(t, addr, "GET /x HTTP/1.1\r\nHost: svc\r\nX-Forwarded-Proto: https\r\n"+
+		"X-Forwarded-Client-Cert: By=spiffe://evil;URI=spiffe://cluster.local/ns/a/sa/admin\r\n"+
+		"Connection: close\r\n\r\n")
+	got := rec.last(t)
+	if got.Header.Get("x-forwarded-proto") != "http" {
+		t.Errorf("x-forwarded-proto = %q, want the real scheme", got.Header.Get("x-forwarded-proto"))
+	}
+	if xfcc := got.Header.Get("x-forwarded-client-cert"); xfcc != "" {
+		t.Errorf("client-supplied x-forwarded-client-cert reached the upstream: %q", xfcc)
+	}
+	if ua, ok := got.Header["User-Agent"]; ok {
+		t.Errorf("the proxy added User-Agent %q", ua)
+	}
+
+	// "OPTIONS *" reaches the filters (the strict path filter refuses it)
+	// instead of being answered by Go's server.
+	before := rec.count()
+	resp := rawRequest(t, addr, "OPTIONS * HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n")
+	if resp.StatusCode != 400 || rec.count() != before {
+		t.Errorf("OPTIONS *: status %d, upstream requests %d -> %d", resp.StatusCode, before, rec.count())
+	}
+}

@@ -39,8 +39,15 @@ func Serve(ctx context.Context, ln net.Listener, handler http.Handler) error {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		// A client that stalls mid-body must not hold a connection for ever.
+		ReadTimeout:  2 * time.Minute,
+		WriteTimeout: 3 * time.Minute,
+		IdleTimeout:  2 * time.Minute,
 		// Envoy's default limit on request headers is 60 KiB.
 		MaxHeaderBytes: 60 << 10,
+		// "OPTIONS *" goes to the filters like any request instead of being
+		// answered by Go's server.
+		DisableGeneralOptionsHandler: true,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 )
@@ -102,16 +103,36 @@ func ParseCase(line []byte, lineNo int) (*Case, error) {
 	if c.Method == "" {
 		c.Method = "GET"
 	}
-	if c.Authority == "" {
-		c.Authority = "replay.local"
+	if !isToken(c.Method) {
+		return nil, fmt.Errorf(`"method" %q is not an HTTP method (letters, digits and !#$%%&'*+-.^_|~ only)`, c.Method)
 	}
 	if in.Path == nil {
 		return nil, errors.New(`"path" is required (the request's :path, e.g. "/api/items?x=1")`)
 	}
 	c.Path = *in.Path
+	if err := checkPath(c.Path); err != nil {
+		return nil, err
+	}
 	if c.Headers, err = parseHeaders(in.Headers, "headers"); err != nil {
 		return nil, err
 	}
+	// A host header is the authority, as HTTP/1.1 carries it; Envoy shows
+	// filters only :authority.
+	var rest [][2]string
+	for _, h := range c.Headers {
+		if h[0] == "host" {
+			if c.Authority == "" {
+				c.Authority = h[1]
+			}
+			continue
+		}
+		rest = append(rest, h)
+	}
+	c.Headers = rest
+	if c.Authority == "" {
+		c.Authority = DefaultAuthority
+	}
+
 	switch {
 	case in.Body != nil && in.BodyBase64 != nil:
 		return nil, errors.New(`give "body" or "body_base64", not both`)
@@ -134,6 +155,37 @@ func ParseCase(line []byte, lineNo int) (*Case, error) {
 		}
 	}
 	return c, nil
+}
+
+// DefaultAuthority is the :authority of a case that gives none.
+const DefaultAuthority = "replay.local"
+
+// checkPath refuses an empty :path, which Envoy's codecs refuse before any
+// filter runs. Every other byte (controls, NUL, spaces, non-ASCII, '#',
+// absolute form) is passed as given, so filters can be tested on what a
+// lenient codec or another hop might let through.
+func checkPath(path string) error {
+	if path == "" {
+		return errors.New(`"path" is empty; Envoy's codecs refuse an empty :path before any filter runs`)
+	}
+	return nil
+}
+
+// isToken reports whether s is an RFC 9110 token: a method or header name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
 }
 
 func parseID(raw json.RawMessage, lineNo int) (string, error) {
@@ -170,23 +222,30 @@ func parseHeaders(raw json.RawMessage, field string) ([][2]string, error) {
 			return nil, fmt.Errorf("%q: %w", field, err)
 		}
 		name := strings.ToLower(tok.(string))
-		if name == "" || strings.HasPrefix(name, ":") {
+		if strings.HasPrefix(name, ":") {
 			return nil, fmt.Errorf("%q: header name %q is not allowed (pseudo-headers come from method, path and authority)", field, name)
+		}
+		if !isToken(name) {
+			return nil, fmt.Errorf("%q: header name %q is not a valid HTTP header name", field, name)
 		}
 		var value json.RawMessage
 		if err := dec.Decode(&value); err != nil {
 			return nil, fmt.Errorf("%q.%s: %w", field, name, err)
 		}
+		var values []string
 		var one string
-		if err := json.Unmarshal(value, &one); err == nil {
-			headers = append(headers, [2]string{name, one})
-			continue
-		}
 		var many []string
-		if err := json.Unmarshal(value, &many); err != nil {
+		switch {
+		case string(value) == "null":
+			return nil, fmt.Errorf("%q.%s is null; give a string or a list of strings", field, name)
+		case json.Unmarshal(value, &one) == nil:
+			values = []string{one}
+		case json.Unmarshal(value, &many) == nil:
+			values = many
+		default:
 			return nil, fmt.Errorf("%q.%s must be a string or a list of strings", field, name)
 		}
-		for _, v := range many {
+		for _, v := range values {
 			headers = append(headers, [2]string{name, v})
 		}
 	}
@@ -194,6 +253,11 @@ func parseHeaders(raw json.RawMessage, field string) ([][2]string, error) {
 }
 
 func checkPeer(p Peer) error {
+	if p.Address != "" {
+		if _, _, err := net.SplitHostPort(p.Address); err != nil {
+			return fmt.Errorf(`"peer.address" %q: want ip:port, e.g. "10.0.0.1:51234"`, p.Address)
+		}
+	}
 	if p.SPIFFEID != "" && !strings.HasPrefix(p.SPIFFEID, "spiffe://") {
 		return fmt.Errorf(`"peer.spiffe_id" %q must start with spiffe://`, p.SPIFFEID)
 	}

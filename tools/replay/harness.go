@@ -12,10 +12,15 @@ import (
 const ActionReset = "reset"
 
 // HarnessRunner runs cases through a chain of compiled filters in the
-// harness; the upstream answers with the case's response.
+// harness; the upstream answers with the case's response. Cases go to the
+// filters' worker VMs in turn, as connections spread over Envoy's workers.
 func HarnessRunner(chain *host.Chain) Runner {
+	next := 0
 	return func(ctx context.Context, c *Case) (*Outcome, error) {
-		result, err := chain.Do(ctx, ToHostRequest(c), func(context.Context, *host.Request) (*host.Response, error) {
+		req := ToHostRequest(c)
+		req.Worker = next
+		next++
+		result, err := chain.Do(ctx, req, func(context.Context, *host.Request) (*host.Response, error) {
 			resp := c.Response
 			if resp == nil {
 				resp = DefaultResponse()

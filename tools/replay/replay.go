@@ -79,8 +79,8 @@ type RequestOut struct {
 type ResponseOut struct {
 	Status     int            `json:"status"`
 	Headers    map[string]any `json:"headers"`
-	Body       string         `json:"body"`
-	BodyBase64 string         `json:"body_base64,omitempty"`
+	Body       *string        `json:"body,omitempty"`
+	BodyBase64 *string        `json:"body_base64,omitempty"`
 }
 
 // Actions in output records.
@@ -199,9 +199,11 @@ func replayOne(ctx context.Context, runner Runner, line []byte, lineNo int) Reco
 	}
 	resp := &ResponseOut{Status: outcome.Status, Headers: headerObject(outcome.ResponseHeaders)}
 	if utf8.Valid(outcome.ResponseBody) {
-		resp.Body = string(outcome.ResponseBody)
+		text := string(outcome.ResponseBody)
+		resp.Body = &text
 	} else {
-		resp.BodyBase64 = base64.StdEncoding.EncodeToString(outcome.ResponseBody)
+		encoded := base64.StdEncoding.EncodeToString(outcome.ResponseBody)
+		resp.BodyBase64 = &encoded
 	}
 	rec.Response = resp
 	return rec

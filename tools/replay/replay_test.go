@@ -35,8 +35,14 @@ func TestParseCase(t *testing.T) {
 	}
 
 	d, err := ParseCase([]byte(`{"path":"/","body_base64":"AAEC"}`), 4)
-	if err != nil || d.ID != "line-4" || d.Method != "GET" || len(d.Body) != 3 {
+	if err != nil || d.ID != "line-4" || d.Method != "GET" || len(d.Body) != 3 ||
+		d.Authority != DefaultAuthority {
 		t.Fatalf("defaults: %+v %v", d, err)
+	}
+
+	h, err := ParseCase([]byte(`{"path":"/","headers":{"Host":"shop.example","x":"1"}}`), 5)
+	if err != nil || h.Authority != "shop.example" || len(h.Headers) != 1 || h.Headers[0][0] != "x" {
+		t.Fatalf("a host header must become the authority: %+v %v", h, err)
 	}
 }
 
@@ -114,7 +120,7 @@ func TestRun(t *testing.T) {
 	}
 	ok := records[0]
 	if ok.ID != "ok" || ok.Action != ActionForward || ok.Status != 200 || ok.Request.Path != "/a" ||
-		ok.Response.Body != "hello" {
+		ok.Response.Body == nil || *ok.Response.Body != "hello" {
 		t.Fatalf("forward record = %+v", ok)
 	}
 	if vals, _ := ok.Request.Headers["x"].([]any); len(vals) != 2 {
@@ -130,7 +136,8 @@ func TestRun(t *testing.T) {
 	if e := records[3]; e.ID != "err" || !strings.Contains(e.Error, "boom") {
 		t.Fatalf("runner error record = %+v", e)
 	}
-	if bin := records[4]; bin.Response.BodyBase64 != "/w==" {
+	if bin := records[4]; bin.Response.BodyBase64 == nil || *bin.Response.BodyBase64 != "/w==" ||
+		bin.Response.Body != nil {
 		t.Fatalf("body = %+v", bin.Response)
 	}
 }

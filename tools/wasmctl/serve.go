@@ -86,7 +86,10 @@ An upstream that cannot be reached gives 502 with the reason.`,
 			for _, f := range filters {
 				fmt.Fprintf(out, "  filter %s (%s)\n", filterchain.Name(f.Path), f.Path)
 			}
-			if demo {
+			switch {
+			case demo && !tlsOpts.Enabled() && len(filters) == 1 &&
+				filterchain.Name(filters[0].Path) == "pathnorm" && len(filters[0].Config) == 0:
+				// The examples hold for the path filter's default profile.
 				fmt.Fprintf(out, `Try:
   curl -s --path-as-is '%[1]s/public/../admin'   # rewritten: the app sees /admin
   curl -s '%[1]s/a//b?q=1'   # slashes merged: the app sees /a/b?q=1
@@ -95,6 +98,10 @@ An upstream that cannot be reached gives 502 with the reason.`,
   curl -s -o /dev/null -w '%%{http_code}\n' '%[1]s/%%c0%%afetc'   # 400: overlong UTF-8
 Stop with Ctrl-C.
 `, base)
+			case demo:
+				fmt.Fprintf(out, "Send requests to %s; the demo app answers with what it received. Stop with Ctrl-C.\n", base)
+			default:
+				fmt.Fprintln(out, "Stop with Ctrl-C.")
 			}
 
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
