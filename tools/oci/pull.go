@@ -24,8 +24,9 @@ import (
 )
 
 // MaxModuleSize is the largest module read from an image or archive: the
-// default of Istio's ISTIO_WASM_MAX_BINARY_SIZE_BYTES.
-const MaxModuleSize = 256 << 20
+// default of Istio's ISTIO_WASM_MAX_BINARY_SIZE_BYTES. It is abi's limit,
+// which also bounds local module files (abi.ReadModuleFile).
+const MaxModuleSize = abi.MaxModuleSize
 
 // ErrNotWasm is wrapped by errors about content that is not WebAssembly.
 var ErrNotWasm = errors.New("not WebAssembly")

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/meshsecops/filters/tools/abi"
 	"github.com/meshsecops/filters/tools/oci"
 	"github.com/spf13/cobra"
 )
@@ -88,22 +89,15 @@ An existing local file is read as FILE; anything else is an image reference.`,
 	return cmd
 }
 
-// readIfFile reads arg when it names an existing regular file; otherwise
-// the caller treats arg as an image reference.
+// readIfFile reads arg when it names an existing file, with the checks and
+// size limit of abi.ReadModuleFile; otherwise the caller treats arg as an
+// image reference.
 func readIfFile(arg string) (content []byte, isFile bool, err error) {
-	info, err := os.Stat(arg)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(arg); errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("read %s: %w", arg, err)
-	}
-	if !info.Mode().IsRegular() {
-		return nil, false, fmt.Errorf("%s is not a regular file", arg)
-	}
-	content, err = os.ReadFile(arg)
-	if err != nil {
-		return nil, false, fmt.Errorf("read %s: %w", arg, err)
+	if content, err = abi.ReadModuleFile(arg); err != nil {
+		return nil, false, err
 	}
 	return content, true, nil
 }

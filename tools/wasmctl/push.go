@@ -3,9 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"time"
 
+	"github.com/meshsecops/filters/tools/abi"
 	"github.com/meshsecops/filters/tools/oci"
 	"github.com/spf13/cobra"
 )
@@ -41,9 +41,9 @@ Credentials come from the Docker configuration (docker login).`,
 			if err != nil {
 				return err
 			}
-			module, err := os.ReadFile(args[0])
+			module, err := abi.ReadModuleFile(args[0])
 			if err != nil {
-				return fmt.Errorf("read module: %w", err)
+				return err
 			}
 			opts := append(registry.options(), oci.WithFormat(f),
 				oci.WithProgress(cmd.ErrOrStderr()))

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/meshsecops/filters/tools/abi"
 	"github.com/spf13/cobra"
@@ -28,9 +27,9 @@ that only Envoy builds from 2026 provide) do not fail it.`,
 			if err := checkOutputFormat(output); err != nil {
 				return err
 			}
-			module, err := os.ReadFile(args[0])
+			module, err := abi.ReadModuleFile(args[0])
 			if err != nil {
-				return fmt.Errorf("read module: %w", err)
+				return err
 			}
 			report, err := abi.Inspect(module)
 			if err != nil {
