@@ -32,6 +32,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/meshsecops/filters/tools/abi"
 )
 
 // Toolchains accepted by Options.Toolchain.
@@ -76,7 +78,9 @@ type Result struct {
 
 // Build compiles opts.Package to a Proxy-Wasm module and returns where it
 // was written with its size and sha256. The same sources and toolchain give
-// the same bytes.
+// the same bytes. A module Envoy would refuse (abi.Inspect finds problems,
+// as for a package main that does not use the Proxy-Wasm SDK) is an error
+// and is not written.
 func Build(ctx context.Context, opts Options) (*Result, error) {
 	notices := opts.Notices
 	if notices == nil {
@@ -126,25 +130,41 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	if err := os.Rename(tmp.Name(), output); err != nil {
-		return nil, fmt.Errorf("write %s: %w", output, err)
-	}
-	return describe(output, toolchain, optimized)
-}
-
-func describe(path, toolchain string, optimized bool) (*Result, error) {
-	body, err := os.ReadFile(path)
+	module, err := checkModule(tmp.Name(), pkg)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(body)
+	if err := os.Rename(tmp.Name(), output); err != nil {
+		return nil, fmt.Errorf("write %s: %w", output, err)
+	}
+	sum := sha256.Sum256(module)
 	return &Result{
-		Path:      path,
-		Size:      int64(len(body)),
+		Path:      output,
+		Size:      int64(len(module)),
 		SHA256:    hex.EncodeToString(sum[:]),
 		Toolchain: toolchain,
 		Optimized: optimized,
 	}, nil
+}
+
+// checkModule reads the compiled module and refuses one Envoy would refuse.
+// Any package main compiles, but without the SDK's entry points (no ABI
+// marker, no allocator) the result is no Proxy-Wasm filter at all.
+func checkModule(path, pkg string) ([]byte, error) {
+	module, err := abi.ReadModuleFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("check the module built from %s: %w", pkg, err)
+	}
+	report, err := abi.Inspect(module)
+	if err != nil {
+		return nil, fmt.Errorf("check the module built from %s: %w", pkg, err)
+	}
+	if problems := report.Problems(); len(problems) > 0 {
+		return nil, fmt.Errorf("%s compiled, but Envoy would refuse the module, so it was not "+
+			"written: %s (is it a Proxy-Wasm filter? does the package call "+
+			"proxywasm.SetVMContext from init?)", pkg, strings.Join(problems, "; "))
+	}
+	return module, nil
 }
 
 // resolvePackage finds the module root and turns the user's package
