@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // result is one benchmark line: its name without the -GOMAXPROCS suffix and
@@ -104,43 +106,140 @@ func parseLine(line string) (result, bool) {
 	return r, true
 }
 
+// table renders every result, one row each, with the packages' common
+// prefix stated once above it. Each column keeps one number format so the
+// columns line up: ns/op and the extra metrics with two decimals, bytes and
+// allocations as integers.
 func table(results []result) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "| %-60s | %12s | %10s | %9s | %s\n", "benchmark", "ns/op", "B/op", "allocs/op", "other")
-	fmt.Fprintf(&b, "|%s|%s|%s|%s|------\n", strings.Repeat("-", 62), strings.Repeat("-", 14),
-		strings.Repeat("-", 12), strings.Repeat("-", 11))
+	prefix := commonPackagePrefix(results)
+	rows := make([][]string, 0, len(results))
 	for _, r := range results {
 		var other []string
 		for unit, v := range r.metrics {
 			switch unit {
 			case "ns/op", "B/op", "allocs/op":
 			default:
-				other = append(other, fmt.Sprintf("%s %s", formatNumber(v), unit))
+				other = append(other, fmt.Sprintf("%.2f %s", v, unit))
 			}
 		}
-		fmt.Fprintf(&b, "| %-60s | %12s | %10s | %9s | %s\n", r.name, metric(r, "ns/op"),
-			metric(r, "B/op"), metric(r, "allocs/op"), strings.Join(sorted(other), ", "))
+		sort.Strings(other)
+		rows = append(rows, []string{shortPackage(r.pkg, prefix), r.name,
+			metric(r, "ns/op", 2), metric(r, "B/op", 0), metric(r, "allocs/op", 0),
+			strings.Join(other, ", ")})
 	}
+	var b strings.Builder
+	if prefix != "" {
+		fmt.Fprintf(&b, "packages under %s\n\n", prefix)
+	}
+	b.WriteString(markdownTable(
+		[]string{"package", "benchmark", "ns/op", "B/op", "allocs/op", "other"},
+		[]bool{false, false, true, true, true, false}, rows))
 	return b.String()
 }
 
+// ratioTable renders NAME=BASELINE pairs as NAME's ns/op divided by
+// BASELINE's, followed by a line saying which way the ratio reads.
 func ratioTable(results []result, pairs []string) (string, error) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "| %-60s | %-40s | %8s\n", "benchmark", "baseline (same run)", "ratio")
+	prefix := commonPackagePrefix(results)
+	rows := make([][]string, 0, len(pairs))
+	var missing []string
 	for _, pair := range pairs {
 		name, base, ok := strings.Cut(pair, "=")
-		if !ok {
+		if !ok || name == "" || base == "" {
 			return "", fmt.Errorf("-ratio %q: want NAME=BASELINE", pair)
 		}
 		n, okN := find(results, name)
 		d, okD := find(results, base)
-		if !okN || !okD {
-			fmt.Fprintf(&b, "| %-60s | %-40s | %8s\n", name, base, "missing")
-			continue
+		switch {
+		case !okN || !okD:
+			rows = append(rows, []string{"-", name, base, "missing"})
+			if !okN {
+				missing = append(missing, name)
+			}
+			if !okD {
+				missing = append(missing, base)
+			}
+		case d.metrics["ns/op"] <= 0:
+			rows = append(rows, []string{shortPackage(n.pkg, prefix), n.name, d.name,
+				"no baseline time"})
+		default:
+			baseline := d.name
+			if d.pkg != n.pkg {
+				baseline = shortPackage(d.pkg, prefix) + "." + d.name
+			}
+			rows = append(rows, []string{shortPackage(n.pkg, prefix), n.name, baseline,
+				fmt.Sprintf("%.2fx", n.metrics["ns/op"]/d.metrics["ns/op"])})
 		}
-		fmt.Fprintf(&b, "| %-60s | %-40s | %7.2fx\n", name, base, n.metrics["ns/op"]/d.metrics["ns/op"])
+	}
+	var b strings.Builder
+	b.WriteString(markdownTable([]string{"package", "benchmark", "baseline (same run)", "ratio"},
+		[]bool{false, false, false, true}, rows))
+	b.WriteString("\nratio = benchmark ns/op ÷ baseline ns/op; below 1 means the benchmark " +
+		"is faster than its baseline\n")
+	if len(missing) > 0 {
+		fmt.Fprintf(&b, "missing from this run: %s\n", strings.Join(missing, ", "))
 	}
 	return b.String(), nil
+}
+
+// markdownTable pads every column to its widest cell and marks the
+// right-aligned (numeric) columns in the separator row.
+func markdownTable(header []string, right []bool, rows [][]string) string {
+	widths := make([]int, len(header))
+	for _, row := range append([][]string{header}, rows...) {
+		for i, cell := range row {
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell), 3)
+		}
+	}
+	var b strings.Builder
+	writeRow := func(cells []string) {
+		for i, cell := range cells {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell))
+			if right[i] {
+				fmt.Fprintf(&b, "| %s%s ", pad, cell)
+			} else {
+				fmt.Fprintf(&b, "| %s%s ", cell, pad)
+			}
+		}
+		b.WriteString("|\n")
+	}
+	writeRow(header)
+	for i, w := range widths {
+		if right[i] {
+			fmt.Fprintf(&b, "|%s:", strings.Repeat("-", w+1))
+		} else {
+			fmt.Fprintf(&b, "|%s", strings.Repeat("-", w+2))
+		}
+	}
+	b.WriteString("|\n")
+	for _, row := range rows {
+		writeRow(row)
+	}
+	return b.String()
+}
+
+// commonPackagePrefix is the longest prefix, ending in "/", shared by every
+// result's package and leaving each at least its last element.
+func commonPackagePrefix(results []result) string {
+	prefix, first := "", true
+	for _, r := range results {
+		dir := r.pkg[:strings.LastIndex(r.pkg, "/")+1]
+		if first {
+			prefix, first = dir, false
+			continue
+		}
+		for !strings.HasPrefix(dir, prefix) {
+			prefix = prefix[:strings.LastIndex(strings.TrimSuffix(prefix, "/"), "/")+1]
+		}
+	}
+	return prefix
+}
+
+func shortPackage(pkg, prefix string) string {
+	if pkg == "" {
+		return "-"
+	}
+	return strings.TrimPrefix(pkg, prefix)
 }
 
 // find matches a benchmark by its full name or by a name suffix such as
@@ -154,26 +253,10 @@ func find(results []result, name string) (result, bool) {
 	return result{}, false
 }
 
-func metric(r result, unit string) string {
+func metric(r result, unit string, decimals int) string {
 	v, ok := r.metrics[unit]
 	if !ok {
 		return "-"
 	}
-	return formatNumber(v)
-}
-
-func formatNumber(v float64) string {
-	if v == float64(int64(v)) {
-		return strconv.FormatInt(int64(v), 10)
-	}
-	return strconv.FormatFloat(v, 'f', 2, 64)
-}
-
-func sorted(s []string) []string {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	return s
+	return strconv.FormatFloat(v, 'f', decimals, 64)
 }
