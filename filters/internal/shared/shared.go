@@ -1,52 +1,41 @@
 // Package shared changes Proxy-Wasm shared data atomically across all the
 // workers of a proxy: read a key, compute its new value, write it back with
-// compare-and-swap, and start again when another worker wrote first.
-// Counters and token buckets (package ratelimit) are built on Update.
-//
-// # Keys
+// compare-and-swap, and start again when another worker wrote first; a
+// first insert of a key is exact too. Counters and token buckets (package
+// ratelimit) are built on Update.
 //
 // Shared data is one key space per vm_id, shared by every plugin with that
 // vm_id, so callers prefix keys with their filter and purpose
 // ("jwt.jti/<hash>", "fw.rate/<caller>"). Keys appear in error messages:
 // hash secrets and tokens before using them as keys.
 //
-// # First insert
-//
-// Envoy's host (proxy-wasm-cpp-host, SharedData::set) checks the CAS token
-// only when the key exists: on a missing key every set inserts, whatever
-// the token, and on an existing key token 0 overwrites unconditionally. So
-// two workers that both read "not found" and both set with token 0 would
-// both succeed, and one increment would be lost. Update therefore inserts
-// with the token math.MaxUint32: a missing key is inserted, but if another
-// worker inserted the key first the stored token differs and the set fails
-// with CasMismatch, so Update reads the winner's value and retries.
-//
 // # Limits
 //
 //   - Shared data is per proxy process, not per cluster: every pod (every
 //     sidecar) keeps its own counters and buckets, so a limit of N per
 //     caller is N per pod that caller reaches.
-//   - Keys never expire. Envoy offers Wasm no way to delete a key or set a
+//   - Keys never expire. Envoy gives Wasm no way to delete a key or set a
 //     TTL, so memory grows with every distinct key until the last VM with
 //     that vm_id is gone. Bound the keys: derive them from bounded sets
 //     (configured rules, identities the mesh issues), map unbounded inputs
 //     onto a fixed number of slots (a hash modulo N) and keep expiry times
-//     in the values so expired slots are reused, or cap new keys with a
-//     counter. Each entry costs its key and value plus about 100 bytes in
-//     the host.
+//     in the values so that expired slots are reused, or cap new keys with
+//     a counter. Each entry costs its key and value plus roughly 100 bytes
+//     in the host.
 //   - The host sets no size limits; keys here are limited to MaxKeySize
 //     bytes. Every read copies the whole value into the VM, so keep values
 //     small (a bucket is ratelimit.StateSize bytes, a counter 8).
 //   - Retries are bounded by MaxAttempts; past that Update fails with
 //     ErrContention and the caller chooses to fail open or closed.
-//   - CAS tokens are 32 bits from one counter per process. A write is lost
-//     only if 2^32 writes happen between one worker's read and its write,
-//     or if a racing first insert of the same key is given exactly token
-//     math.MaxUint32 (one write in 2^32 is).
-//   - A host that refused a set with a token on a missing key would make
-//     every first insert fail with ErrContention; none known does.
+//   - CAS tokens are 32 bits from one counter per process. An update is
+//     lost only if 2^32 writes happen between one worker's read and its
+//     write, or if a racing first insert of the same key is given exactly
+//     the token Update inserts with, math.MaxUint32 (one write in 2^32 is).
+//   - First inserts rely on the host inserting a missing key whatever the
+//     token (cpp-host does). On a host that refused, every first insert
+//     would fail with ErrContention, never succeed twice.
 //   - Shared data survives plugin reloads that keep the vm_id: a new
-//     filter version must read or safely ignore what the old one wrote.
+//     filter version must read, or safely ignore, what the old one wrote.
 package shared
 
 import (
@@ -69,9 +58,18 @@ const MaxAttempts = 8
 // one keeps keys built from request data from costing unbounded memory.
 const MaxKeySize = 4096
 
-// insertCAS is the token Update sets a missing key with; see the package
-// documentation, "First insert". cpp-host hands out tokens from 1 upwards,
-// so this one is reached last.
+// insertCAS is the token Update sets a missing key with.
+//
+// Envoy's host (proxy-wasm-cpp-host, SharedData::set) checks the token only
+// when the key exists and the token is not 0: a missing key is inserted
+// whatever the token, an existing one is overwritten unconditionally with
+// token 0. Two workers that both read "not found" and both set with token
+// 0 would both succeed, and one update would be lost. With this token the
+// first insert succeeds, but the second finds the key present with another
+// token and fails with CasMismatch, so its Update reads the winner's value
+// and computes again. cpp-host hands out tokens from 1 upwards from one
+// process-wide counter, so a stored value has this token only for one write
+// in 2^32.
 const insertCAS = math.MaxUint32
 
 // ErrContention is returned (wrapped) when other workers changed the key

@@ -299,8 +299,8 @@ func TestUpdateReportsHostErrors(t *testing.T) {
 		st   failingStore
 		want string
 	}{
-		{failingStore{store: newCPPHostStore(), getErr: types.ErrorStatusBadArgument}, "read shared data"},
-		{failingStore{store: newCPPHostStore(), setErr: types.ErrorStatusBadArgument}, "write shared data"},
+		{failingStore{newCPPHostStore(), types.ErrorStatusBadArgument, nil}, "read shared data"},
+		{failingStore{newCPPHostStore(), nil, types.ErrorStatusBadArgument}, "write shared data"},
 	} {
 		err := update(c.st, "t.err", increment(new(int)))
 		if !errors.Is(err, types.ErrorStatusBadArgument) || !strings.Contains(err.Error(), c.want) {
@@ -340,7 +340,8 @@ func TestAddCounterRefusesForeignValuesAndOverflow(t *testing.T) {
 	if err := proxywasm.SetSharedData("t.foreign", []byte("abc"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := AddCounter("t.foreign", 1); err == nil || !strings.Contains(err.Error(), "holds 3 bytes") {
+	_, err := AddCounter("t.foreign", 1)
+	if err == nil || !strings.Contains(err.Error(), "holds 3 bytes") {
 		t.Fatalf("foreign value: %v", err)
 	}
 	if _, err := AddCounter("t.big", math.MaxUint64); err != nil {
@@ -383,7 +384,8 @@ func TestTakeToken(t *testing.T) {
 	if d, err := TakeToken("t.bucket", t0.Add(time.Second), 1, bucket); err != nil || !d.Allowed {
 		t.Fatalf("take after refill: %+v, %v", d, err)
 	}
-	if _, err := TakeToken("t.bucket", t0, 4, bucket); err == nil || !strings.Contains(err.Error(), `"t.bucket"`) {
+	_, err = TakeToken("t.bucket", t0, 4, bucket)
+	if err == nil || !strings.Contains(err.Error(), `"t.bucket"`) {
 		t.Fatalf("cost over the burst: %v", err)
 	}
 }
