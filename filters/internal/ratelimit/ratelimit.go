@@ -38,7 +38,8 @@ const StateSize = 21
 const stateFormat = 1
 
 // Bounds of a Limit. MaxBurst keeps burst × unitsPerToken inside uint64
-// with room to add refill; MinRate is one unit per second.
+// with room to add refill; MinRate is the fixed-point step, a millionth of
+// a token per second.
 const (
 	MinRate  = 1e-6
 	MaxRate  = 1e9
