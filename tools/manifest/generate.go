@@ -27,7 +27,8 @@ import (
 
 // Plugin describes one filter deployment; the generators turn it into an
 // Istio WasmPlugin or an Envoy http_filters entry. Phase, Priority, the pull
-// settings, Selector, TargetRefs and Namespace apply to the WasmPlugin only.
+// settings, Selector, TargetRefs, Namespace and the match apply to the
+// WasmPlugin only.
 type Plugin struct {
 	Filter    string // project filter name, e.g. "pathnorm"; must have a registered parser
 	Name      string // resource and plugin name; default Filter
@@ -48,7 +49,17 @@ type Plugin struct {
 	PluginName   string // root id; default Filter
 	Selector     map[string]string
 	TargetRefs   []TargetRef
-	Config       []byte // the filter's JSON configuration; nil for none
+	// MatchMode limits the plugin to one traffic direction (spec.match):
+	// SERVER (inbound), CLIENT (outbound) or CLIENT_AND_SERVER. Empty takes
+	// the filter's default: SERVER for a filter that must run before Istio's
+	// authorization (pathnorm), because AuthorizationPolicy is enforced on
+	// inbound traffic; no restriction for other filters and for gateways,
+	// whose listeners Istio counts as CLIENT (see targetsGateway).
+	MatchMode string
+	// MatchPorts limits the plugin to these destination ports (1-65535):
+	// for inbound traffic the port the application listens on.
+	MatchPorts []int
+	Config     []byte // the filter's JSON configuration; nil for none
 	// RemoteCluster is the Envoy cluster that serves remote code; default
 	// "wasm_modules".
 	RemoteCluster string
@@ -189,6 +200,11 @@ func (p Plugin) WasmPlugin() (*extv1alpha1.WasmPlugin, error) {
 		spec.TargetRefs = append(spec.TargetRefs,
 			&typeapi.PolicyTargetReference{Group: ref.Group, Kind: ref.Kind, Name: ref.Name})
 	}
+	match, err := p.match(place)
+	if err != nil {
+		return nil, err
+	}
+	spec.Match = match
 	if p.Config != nil {
 		var s structpb.Struct
 		if err := protojson.Unmarshal(p.Config, &s); err != nil {
@@ -197,6 +213,57 @@ func (p Plugin) WasmPlugin() (*extv1alpha1.WasmPlugin, error) {
 		spec.PluginConfig = &s
 	}
 	return wp, nil
+}
+
+// match builds spec.match from MatchMode and MatchPorts, or leaves it out
+// (all traffic) when neither is set and the filter has no default.
+func (p Plugin) match(place placement) ([]*extapi.WasmPlugin_TrafficSelector, error) {
+	mode := strings.ToUpper(p.MatchMode)
+	if mode == "" && place.beforeAuthz && !p.targetsGateway() {
+		mode = typeapi.WorkloadMode_SERVER.String()
+	}
+	if mode == "" && len(p.MatchPorts) == 0 {
+		return nil, nil
+	}
+
+	selector := &extapi.WasmPlugin_TrafficSelector{}
+	if mode != "" {
+		v, ok := typeapi.WorkloadMode_value[mode]
+		if !ok || v == int32(typeapi.WorkloadMode_UNDEFINED) {
+			return nil, fmt.Errorf("match mode %q: use SERVER (inbound), CLIENT (outbound) "+
+				"or CLIENT_AND_SERVER", p.MatchMode)
+		}
+		selector.Mode = typeapi.WorkloadMode(v)
+	}
+	if selector.Mode == typeapi.WorkloadMode_SERVER && p.targetsGateway() {
+		return nil, fmt.Errorf("match mode SERVER never selects gateway traffic: Istio counts " +
+			"a gateway's listeners as CLIENT; use CLIENT_AND_SERVER or CLIENT")
+	}
+	seen := map[int]bool{}
+	for _, port := range p.MatchPorts {
+		if port < 1 || port > 65535 {
+			return nil, fmt.Errorf("match port %d is outside 1-65535", port)
+		}
+		if seen[port] {
+			return nil, fmt.Errorf("match port %d is given twice", port)
+		}
+		seen[port] = true
+		selector.Ports = append(selector.Ports, &typeapi.PortSelector{Number: uint32(port)})
+	}
+	return []*extapi.WasmPlugin_TrafficSelector{selector}, nil
+}
+
+// targetsGateway reports whether the plugin is meant for a gateway, where a
+// SERVER match never applies: a Gateway or GatewayClass target, or the
+// istio=...gateway label of Istio's gateway deployments. A gateway selected
+// by other labels is not recognised.
+func (p Plugin) targetsGateway() bool {
+	for _, ref := range p.TargetRefs {
+		if ref.Kind == "Gateway" || ref.Kind == "GatewayClass" {
+			return true
+		}
+	}
+	return strings.HasSuffix(p.Selector["istio"], "gateway")
 }
 
 func pullPolicy(s string) (extapi.PullPolicy, error) {
@@ -249,6 +316,11 @@ func WasmPluginYAML(p Plugin) ([]byte, []Finding, error) {
 func (p Plugin) HTTPFilter() (*hcmv3.HttpFilter, error) {
 	if err := p.check(); err != nil {
 		return nil, err
+	}
+	if p.MatchMode != "" || len(p.MatchPorts) > 0 {
+		return nil, fmt.Errorf("a match (mode or ports) applies to a WasmPlugin only; in " +
+			"Envoy the listener whose HttpConnectionManager holds the filter decides which " +
+			"traffic it sees")
 	}
 	code, err := p.envoyCode()
 	if err != nil {

@@ -31,6 +31,14 @@ Without --envoy, prints an Istio WasmPlugin (extensions.istio.io/v1alpha1).
 For oci:// URLs pin the image with --sha256 set to the manifest digest that
 'wasmctl push' prints, or with @sha256: in the URL.
 
+The WasmPlugin's match (which traffic it runs on) comes from --match-mode
+and --match-port. Without --match-mode, pathnorm gets mode SERVER: it runs
+on inbound requests, where AuthorizationPolicy is enforced, and not on the
+workload's own outbound calls. For a Gateway or GatewayClass target (or a
+selector istio=...gateway) the default is no match, because Istio counts a
+gateway's listeners as CLIENT and a SERVER match would never apply there.
+Other filters default to no match: all traffic.
+
 With --envoy, prints an Envoy fragment {http_filters: [...]} to paste into an
 HttpConnectionManager. --url is then a local module path (resolved against
 Envoy's working directory), file:///abs/path, or http(s):// with --sha256.
@@ -100,6 +108,11 @@ command fails if any finding is an error.`,
 	f.StringArrayVar(&selectors, "selector", nil, "workload label key=value (repeatable)")
 	f.StringArrayVar(&targetRefs, "target-ref", nil, "Kind/name of a Gateway, GatewayClass, "+
 		"Service or ServiceEntry (repeatable)")
+	f.StringVar(&p.MatchMode, "match-mode", "", "traffic the WasmPlugin runs on: SERVER "+
+		"(inbound), CLIENT (outbound) or CLIENT_AND_SERVER (default: SERVER for pathnorm, "+
+		"where AuthorizationPolicy is enforced; no match for a gateway or other filters)")
+	f.IntSliceVar(&p.MatchPorts, "match-port", nil, "limit the WasmPlugin to this destination "+
+		"port, for inbound traffic the port the application listens on (repeatable)")
 	f.StringVar(&p.PullPolicy, "pull-policy", "", "IfNotPresent or Always")
 	f.StringVar(&p.PullSecret, "pull-secret", "", "dockerconfigjson Secret in the plugin's namespace")
 	f.StringVar(&p.Namespace, "namespace", "", "WasmPlugin namespace")
