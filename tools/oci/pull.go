@@ -115,8 +115,20 @@ func (s *session) resolve(ref name.Reference) (v1.Image, *Pulled, error) {
 		return nil, nil, fmt.Errorf("digest of %s: %w", ref, err)
 	}
 	manifest, err := img.Manifest()
-	if err != nil {
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntaxErr) || errors.As(err, &typeErr):
+		return nil, nil, s.notRegistry(fmt.Sprintf("its answer for %s (Content-Type %q) is "+
+			"not a manifest: %v", ref, desc.MediaType, err))
+	case err != nil:
 		return nil, nil, fmt.Errorf("read manifest of %s: %w", ref, s.explain(err, ref.String()))
+	case manifest.SchemaVersion != 2 || manifest.Config.Digest.Hex == "":
+		// JSON that is no manifest decodes into an empty one; its digest would
+		// be meaningless and "no layers" misleading.
+		return nil, nil, s.notRegistry(fmt.Sprintf("its answer for %s (Content-Type %q) is "+
+			"JSON but not an image manifest, which has schemaVersion 2 and a config "+
+			"descriptor", ref, desc.MediaType))
 	}
 	mediaType, err := img.MediaType()
 	if err != nil {

@@ -159,6 +159,10 @@ func (s *session) explain(err error, what string) error {
 				"configuration (HTTP %d): check them or run docker login %s", s.registry,
 				terr.StatusCode, s.registry)
 		case http.StatusNotFound:
+			if terr.Request != nil && terr.Request.URL.Path == "/v2/" {
+				return s.notRegistry("GET /v2/ answered HTTP 404, where a registry answers " +
+					"200 or 401")
+			}
 			return fmt.Errorf("%s not found in registry %s: %v", what, s.registry, err)
 		}
 		return fmt.Errorf("registry %s: %w", s.registry, err)
@@ -176,6 +180,14 @@ func (s *session) explain(err error, what string) error {
 		return fmt.Errorf("cannot reach registry %s: %w", s.registry, err)
 	}
 	return err
+}
+
+// notRegistry is the error for a server that answers HTTP but not the
+// registry API (a web server, or a proxy in front of something else):
+// whatever it sent must not be read as an image.
+func (s *session) notRegistry(why string) error {
+	return fmt.Errorf("%s did not answer as an OCI registry: %s; check the host and port "+
+		"of the reference", s.registry, why)
 }
 
 // reportProgress relays upload progress for images of at least 1 MiB to w,
