@@ -19,6 +19,7 @@ package main
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -49,6 +50,11 @@ type pluginContext struct {
 	// classMetric[class][action] is the counter name for a finding of class
 	// handled with action, built once so counting never allocates.
 	classMetric [normalize.NumClasses][numActions]string
+	// removed are the request headers removed from every request: the
+	// original-path header and the configured path overrides, each also
+	// spelled with '_' for '-', which CGI-style backends read as the same
+	// variable.
+	removed []string
 	// rejections keeps the body and log line of each kind of rejection seen,
 	// so a stream of attacks with the same findings costs no formatting.
 	rejections map[rejectionKey]rejection
@@ -98,6 +104,17 @@ func (p *pluginContext) OnPluginStart(configurationSize int) types.OnPluginStart
 
 	p.config = config
 	p.rejections = make(map[rejectionKey]rejection)
+	p.removed = nil
+	names := config.RemoveHeaders
+	if config.OriginalPathHeader != "" {
+		names = append([]string{config.OriginalPathHeader}, names...)
+	}
+	for _, name := range names {
+		p.removed = append(p.removed, name)
+		if underscored := strings.ReplaceAll(name, "-", "_"); underscored != name {
+			p.removed = append(p.removed, underscored)
+		}
+	}
 	for class := normalize.Class(0); int(class) < normalize.NumClasses; class++ {
 		for a := range numActions {
 			p.classMetric[class][a] = filterName + ".class." + class.String() + ".action." +
@@ -122,10 +139,11 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	config := p.config
 	p.counters.Inc(metricRequests)
 
-	// A client must not be able to pass off its own "original path".
-	if config.OriginalPathHeader != "" {
-		if err := proxywasm.RemoveHttpRequestHeader(config.OriginalPathHeader); err != nil {
-			proxywasm.LogErrorf("%s: remove inbound %s: %v", filterName, config.OriginalPathHeader, err)
+	// A client must not be able to pass off its own "original path", nor a
+	// path override that a framework would prefer to :path.
+	for _, name := range p.removed {
+		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
+			proxywasm.LogErrorf("%s: remove inbound %s: %v", filterName, name, err)
 		}
 	}
 	original, err := proxywasm.GetHttpRequestHeader(":path")

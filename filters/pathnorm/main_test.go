@@ -87,6 +87,33 @@ func TestInboundOriginalPathHeaderIsRemoved(t *testing.T) {
 	}
 }
 
+func TestPathOverrideHeadersAreRemoved(t *testing.T) {
+	host := startPlugin(t, "")
+	id := host.InitializeHttpContext()
+	host.CallOnRequestHeaders(id, requestHeaders("/", [2]string{"x-original-url", "/admin"},
+		[2]string{"x-rewrite-url", "/admin"}, [2]string{"x_original_path", "/forged"},
+		[2]string{"x_original_url", "/admin"}, [2]string{"x-kept", "1"}), true)
+	got := host.GetCurrentRequestHeaders(id)
+	for _, name := range []string{"x-original-url", "x-rewrite-url", "x_original_path", "x_original_url"} {
+		if v, ok := header(got, name); ok {
+			t.Errorf("%s reached the upstream: %q", name, v)
+		}
+	}
+	if _, ok := header(got, "x-kept"); !ok {
+		t.Error("an unrelated header was removed")
+	}
+}
+
+// The SDK emulator holds one host per process: a test starts one plugin.
+func TestPathOverrideHeadersCanBeKept(t *testing.T) {
+	host := startPlugin(t, `{"removeHeaders":[]}`)
+	id := host.InitializeHttpContext()
+	host.CallOnRequestHeaders(id, requestHeaders("/", [2]string{"x-original-url", "/admin"}), true)
+	if _, ok := header(host.GetCurrentRequestHeaders(id), "x-original-url"); !ok {
+		t.Error(`x-original-url removed although "removeHeaders" is empty`)
+	}
+}
+
 func TestRejectionAnswers400AndLogsTheClass(t *testing.T) {
 	host := startPlugin(t, "")
 	id := host.InitializeHttpContext()

@@ -31,6 +31,10 @@ const DefaultOriginalPathHeader = "x-original-path"
 //	redirectStatus      301, 302, 307 (default) or 308
 //	originalPathHeader  lower-case header name; "" disables; default
 //	                    "x-original-path"
+//	removeHeaders       array of lower-case header names removed from every
+//	                    request; replaces the default ["x-original-url",
+//	                    "x-rewrite-url"], path overrides some frameworks
+//	                    honour; [] removes none
 //
 // The profile is applied first and the other fields override it, whatever
 // their order in the document.
@@ -44,11 +48,19 @@ type Config struct {
 	// forwards a changed one, and removed from every request otherwise so
 	// that a client cannot forge it. Empty disables both.
 	OriginalPathHeader string
+	// RemoveHeaders are removed from every request: headers that some
+	// frameworks (Symfony, IIS URL Rewrite, Zend) take as the request path
+	// instead of :path, which would undo the normalization.
+	RemoveHeaders []string
 }
+
+// DefaultRemoveHeaders are the path-override headers removed by default.
+var DefaultRemoveHeaders = []string{"x-original-url", "x-rewrite-url"}
 
 // DefaultConfig returns the configuration an empty document decodes to.
 func DefaultConfig() *Config {
-	return &Config{Profile: ProfileStrict, OriginalPathHeader: DefaultOriginalPathHeader}
+	return &Config{Profile: ProfileStrict, OriginalPathHeader: DefaultOriginalPathHeader,
+		RemoveHeaders: append([]string(nil), DefaultRemoveHeaders...)}
 }
 
 // ConfigError is a configuration mistake: the field it is in, in JSON
@@ -78,6 +90,19 @@ func (c *Config) Validate() error {
 	if problem := headerNameProblem(c.OriginalPathHeader); problem != "" {
 		return &ConfigError{Field: "originalPathHeader", Problem: problem}
 	}
+	for i, name := range c.RemoveHeaders {
+		field := "removeHeaders[" + strconv.Itoa(i) + "]"
+		if name == "" {
+			return &ConfigError{Field: field, Problem: "empty header name"}
+		}
+		if problem := headerNameProblem(name); problem != "" {
+			return &ConfigError{Field: field, Problem: problem}
+		}
+		if name == c.OriginalPathHeader || strings.HasPrefix(name, ":") {
+			return &ConfigError{Field: field, Problem: "header " + strconv.Quote(name) +
+				" is managed by the filter and cannot be removed"}
+		}
+	}
 	return nil
 }
 
@@ -85,6 +110,7 @@ func (c *Config) Validate() error {
 var configFields = []string{
 	"profile", "maxPathLength", "encodedSlash", "backslash", "pathParams",
 	"mergeSlashes", "allow", "actions", "redirectStatus", "originalPathHeader",
+	"removeHeaders",
 }
 
 // ParseConfig decodes and validates a JSON configuration. Empty input, only
@@ -212,8 +238,32 @@ func (c *Config) decodeField(name string, v gjson.Result) error {
 		p.RedirectStatus = status
 	case "originalPathHeader":
 		c.OriginalPathHeader, err = stringField(name, v)
+	case "removeHeaders":
+		c.RemoveHeaders, err = stringList(name, v)
 	}
 	return err
+}
+
+// stringList decodes an array of strings; each element's own position is
+// named in errors.
+func stringList(name string, v gjson.Result) ([]string, error) {
+	if !v.IsArray() {
+		return nil, &ConfigError{Field: name, Problem: "want an array of strings, got " + kind(v)}
+	}
+	list := []string{}
+	var err error
+	i := 0
+	v.ForEach(func(_, item gjson.Result) bool {
+		if item.Type != gjson.String {
+			err = &ConfigError{Field: name + "[" + strconv.Itoa(i) + "]",
+				Problem: "want a string, got " + kind(item)}
+			return false
+		}
+		list = append(list, item.Str)
+		i++
+		return true
+	})
+	return list, err
 }
 
 func decodeAllow(v gjson.Result) (Findings, error) {

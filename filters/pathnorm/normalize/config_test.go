@@ -2,6 +2,8 @@ package normalize
 
 import (
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -11,7 +13,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", doc, err)
 		}
-		if *c != *DefaultConfig() {
+		if !reflect.DeepEqual(c, DefaultConfig()) {
 			t.Errorf("%q: got %+v, want the defaults", doc, c)
 		}
 	}
@@ -32,7 +34,8 @@ func TestParseConfigFields(t *testing.T) {
 		"mergeSlashes": false,
 		"allow": ["trailing_dot", "edge_space"],
 		"redirectStatus": 308,
-		"originalPathHeader": ""
+		"originalPathHeader": "",
+		"removeHeaders": ["x-forwarded-uri"]
 	}`
 	c, err := ParseConfig([]byte(doc))
 	if err != nil {
@@ -51,8 +54,9 @@ func TestParseConfigFields(t *testing.T) {
 				ClassNonASCII: ActionAudit, ClassEncodedSlash: ActionNormalize},
 			RedirectStatus: 308,
 		},
+		RemoveHeaders: []string{"x-forwarded-uri"},
 	}
-	if *c != want {
+	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("got  %+v\nwant %+v", *c, want)
 	}
 }
@@ -93,7 +97,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{`"strict"`, "configuration must be a JSON object, got a string"},
 		{`{"profil": "strict"}`, `profil: unknown field (known: profile, maxPathLength, ` +
 			`encodedSlash, backslash, pathParams, mergeSlashes, allow, actions, redirectStatus, ` +
-			`originalPathHeader)`},
+			`originalPathHeader, removeHeaders)`},
 		{`{"maxpathlength": 10}`, `maxpathlength: unknown field; did you mean "maxPathLength"?`},
 		{`{"profile": "strict", "profile": "envoy"}`, "profile: given more than once"},
 		{`{"profile": "lenient"}`,
@@ -230,5 +234,31 @@ func TestProfilesExample(t *testing.T) {
 	r = Normalize("/public/../admin/x%2Fy", &c.Policy)
 	if r.Verdict != Redirect || r.Path != "/admin/x%2Fy" || r.Audited != FindingsOf(ClassEncodedSlash) {
 		t.Errorf("audited encoded slash with a dot-segment: %+v", r)
+	}
+}
+
+func TestRemoveHeaders(t *testing.T) {
+	c, err := ParseConfig(nil)
+	if err != nil || len(c.RemoveHeaders) != 2 || c.RemoveHeaders[0] != "x-original-url" {
+		t.Fatalf("default removeHeaders = %v, %v", c.RemoveHeaders, err)
+	}
+	c, err = ParseConfig([]byte(`{"removeHeaders":[]}`))
+	if err != nil || len(c.RemoveHeaders) != 0 {
+		t.Fatalf("empty list: %v, %v", c.RemoveHeaders, err)
+	}
+	c, err = ParseConfig([]byte(`{"removeHeaders":["x-forwarded-uri"]}`))
+	if err != nil || len(c.RemoveHeaders) != 1 || c.RemoveHeaders[0] != "x-forwarded-uri" {
+		t.Fatalf("custom list: %v, %v", c.RemoveHeaders, err)
+	}
+	for doc, field := range map[string]string{
+		`{"removeHeaders":"x-a"}`:               "removeHeaders: want an array",
+		`{"removeHeaders":["x-a",3]}`:           "removeHeaders[1]: want a string",
+		`{"removeHeaders":["X-A"]}`:             "removeHeaders[0]: header name \"X-A\" must be lower case",
+		`{"removeHeaders":[""]}`:                "removeHeaders[0]: empty header name",
+		`{"removeHeaders":["x-original-path"]}`: "managed by the filter",
+	} {
+		if _, err := ParseConfig([]byte(doc)); err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: err = %v, want %q", doc, err, field)
+		}
 	}
 }
