@@ -1,7 +1,7 @@
 # MeshSecOps filters. `make run` is the main job, `make test` passes the tests.
 SHELL := /bin/bash
 GO ?= go
-WASMCTL := $(GO) run ./tools/wasmctl
+WASMCTL := bin/wasmctl
 # Every folder under filters/ except the shared helpers is a filter.
 FILTERS := $(filter-out internal,$(notdir $(patsubst %/,%,$(wildcard filters/*/))))
 LISTEN ?= 127.0.0.1:8080
@@ -11,12 +11,16 @@ BENCH_RATIOS := $(foreach c,normal normal-long query encoded-unreserved dot-segm
 	-ratio 'BenchmarkCompiledDecision/$(c)=BenchmarkNativeDecision/$(c)') \
 	-ratio 'BenchmarkCompiledDecision/normal=BenchmarkHarnessFloor'
 
-.PHONY: all build test test-short run bench vet fmt clean
+.PHONY: all build test test-short run bench vet fmt clean wasmctl
 
 all: build
 
+## wasmctl: build the CLI into bin/ (the go command skips it when nothing changed)
+wasmctl:
+	$(GO) build -o $(WASMCTL) ./tools/wasmctl
+
 ## build: compile every filter to dist/<name>.wasm
-build:
+build: wasmctl
 	@for f in $(FILTERS); do $(WASMCTL) build ./filters/$$f || exit 1; done
 
 ## test: vet and run every test (native logic, SDK emulator, compiled .wasm in the harness)
@@ -42,4 +46,4 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf dist
+	rm -rf dist bin
