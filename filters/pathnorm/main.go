@@ -7,8 +7,10 @@
 // redirect or only audit instead. The decision logic lives in package
 // normalize; this file is the thin Proxy-Wasm glue.
 //
-// Cost: one pass over the :path per request; no allocation when the path is
-// already normal.
+// Cost per request: one read of the request header map and one pass over
+// the :path; the guest allocates twice for a path that is already normal
+// (the header map the host hands over and its index), once more for a
+// rewritten one. A path with an audited rejecting finding is scanned twice.
 //
 // # Limits
 //
@@ -19,7 +21,6 @@ package main
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -40,21 +41,40 @@ func main() {}
 type vmContext struct{ types.DefaultVMContext }
 
 func (*vmContext) NewPluginContext(uint32) types.PluginContext {
-	return &pluginContext{counters: metrics.NewCounters()}
+	p := &pluginContext{
+		requests:  metrics.NewCounter(filterName + ".requests"),
+		forwarded: metrics.NewCounter(filterName + ".verdict.forward"),
+		rewritten: metrics.NewCounter(filterName + ".verdict.forward_rewritten"),
+		rejected:  metrics.NewCounter(filterName + ".verdict.reject"),
+		redirects: metrics.NewCounter(filterName + ".verdict.redirect"),
+		audited:   metrics.NewCounter(filterName + ".verdict.audit"),
+	}
+	for class := normalize.Class(0); int(class) < normalize.NumClasses; class++ {
+		for a := range numActions {
+			p.classCounters[class][a] = metrics.NewCounter(filterName + ".class." + class.String() +
+				".action." + normalize.Action(a).String())
+		}
+	}
+	// A stream context holds no per-request state, so every stream shares
+	// one and creating a stream allocates nothing.
+	p.stream = &httpContext{plugin: p}
+	return p
 }
 
 type pluginContext struct {
 	types.DefaultPluginContext
-	config   *normalize.Config
-	counters *metrics.Counters
-	// classMetric[class][action] is the counter name for a finding of class
-	// handled with action, built once so counting never allocates.
-	classMetric [normalize.NumClasses][numActions]string
-	// removed are the request headers removed from every request: the
-	// original-path header and the configured path overrides, each also
-	// spelled with '_' for '-', which CGI-style backends read as the same
-	// variable.
-	removed []string
+	config *normalize.Config
+	stream *httpContext
+	// managed are the request headers removed from every request: the
+	// original-path header and the path overrides, compared with '_' and
+	// '-' as the same byte, since CGI-style backends read both spellings as
+	// one variable.
+	managed []string
+
+	requests, forwarded, rewritten, rejected, redirects, audited metrics.Counter
+	// classCounters[class][action] counts findings of class handled with
+	// action.
+	classCounters [normalize.NumClasses][numActions]metrics.Counter
 	// rejections keeps the body and log line of each kind of rejection seen,
 	// so a stream of attacks with the same findings costs no formatting.
 	rejections map[rejectionKey]rejection
@@ -77,16 +97,6 @@ const maxCachedRejections = 256
 // numActions bounds the Action values, which count up to ActionReject.
 const numActions = int(normalize.ActionReject) + 1
 
-// Counter names. Envoy exports them under its wasmcustom stats prefix.
-const (
-	metricRequests  = filterName + ".requests"
-	metricForwarded = filterName + ".verdict.forward"
-	metricRewritten = filterName + ".verdict.forward_rewritten"
-	metricRejected  = filterName + ".verdict.reject"
-	metricRedirect  = filterName + ".verdict.redirect"
-	metricAudited   = filterName + ".verdict.audit"
-)
-
 func (p *pluginContext) OnPluginStart(configurationSize int) types.OnPluginStartStatus {
 	var document []byte
 	if configurationSize > 0 {
@@ -104,30 +114,15 @@ func (p *pluginContext) OnPluginStart(configurationSize int) types.OnPluginStart
 
 	p.config = config
 	p.rejections = make(map[rejectionKey]rejection)
-	p.removed = nil
-	names := config.RemoveHeaders
+	p.managed = append([]string(nil), config.RemoveHeaders...)
 	if config.OriginalPathHeader != "" {
-		names = append([]string{config.OriginalPathHeader}, names...)
-	}
-	for _, name := range names {
-		p.removed = append(p.removed, name)
-		if underscored := strings.ReplaceAll(name, "-", "_"); underscored != name {
-			p.removed = append(p.removed, underscored)
-		}
-	}
-	for class := normalize.Class(0); int(class) < normalize.NumClasses; class++ {
-		for a := range numActions {
-			p.classMetric[class][a] = filterName + ".class." + class.String() + ".action." +
-				normalize.Action(a).String()
-		}
+		p.managed = append(p.managed, config.OriginalPathHeader)
 	}
 	proxywasm.LogInfof("%s: started with profile %s", filterName, config.Profile)
 	return types.OnPluginStartStatusOK
 }
 
-func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
-	return &httpContext{plugin: p}
-}
+func (p *pluginContext) NewHttpContext(uint32) types.HttpContext { return p.stream }
 
 type httpContext struct {
 	types.DefaultHttpContext
@@ -137,17 +132,31 @@ type httpContext struct {
 func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	p := h.plugin
 	config := p.config
-	p.counters.Inc(metricRequests)
+	p.requests.Inc()
 
-	// A client must not be able to pass off its own "original path", nor a
-	// path override that a framework would prefer to :path.
-	for _, name := range p.removed {
-		if err := proxywasm.RemoveHttpRequestHeader(name); err != nil {
-			proxywasm.LogErrorf("%s: remove inbound %s: %v", filterName, name, err)
+	// One read of the header map gives :path and every header to remove;
+	// the values alias the host's buffer, so reading allocates twice
+	// whatever the number of headers.
+	headers, err := proxywasm.GetHttpRequestHeaders()
+	if err != nil {
+		proxywasm.LogCriticalf("%s: read request headers: %v", filterName, err)
+		return p.refuse(500, "request headers unreadable")
+	}
+	original, hasPath := "", false
+	for _, h := range headers {
+		if h[0] == ":path" {
+			original, hasPath = h[1], true
+			continue
+		}
+		// A client must not pass off its own "original path", nor a path
+		// override a framework would prefer to :path.
+		if p.isManaged(h[0]) {
+			if err := proxywasm.RemoveHttpRequestHeader(h[0]); err != nil {
+				proxywasm.LogErrorf("%s: remove inbound %s: %v", filterName, h[0], err)
+			}
 		}
 	}
-	original, err := proxywasm.GetHttpRequestHeader(":path")
-	if err != nil {
+	if !hasPath {
 		// Only CONNECT requests come without a :path.
 		return types.ActionContinue
 	}
@@ -156,7 +165,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	p.countFindings(result.Findings)
 	switch result.Verdict {
 	case normalize.Reject:
-		p.counters.Inc(metricRejected)
+		p.rejected.Inc()
 		r := p.rejection(result.Findings, result.Status)
 		proxywasm.LogInfo(r.logLine)
 		if err := respond.Reject(uint32(result.Status), r.body); err != nil {
@@ -164,9 +173,9 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		}
 		return types.ActionPause
 	case normalize.Redirect:
-		p.counters.Inc(metricRedirect)
-		proxywasm.LogInfof("%s: redirected request with %d to the normalized path: %s", filterName,
-			result.Status, result.Findings.String())
+		p.redirects.Inc()
+		proxywasm.LogInfo(filterName + ": redirected request with " + strconv.Itoa(result.Status) +
+			" to the normalized path: " + result.Findings.String())
 		if err := respond.Redirect(uint32(result.Status), result.Path); err != nil {
 			proxywasm.LogErrorf("%s: send redirect: %v", filterName, err)
 		}
@@ -174,22 +183,19 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	}
 
 	if result.Audited != 0 {
-		p.counters.Inc(metricAudited)
+		p.audited.Inc()
 		proxywasm.LogWarn(filterName + ": audit: let through path finding " + result.Audited.String() +
 			" (all findings: " + result.Findings.String() + ")")
 	}
 	if !result.Changed {
-		p.counters.Inc(metricForwarded)
+		p.forwarded.Inc()
 		return types.ActionContinue
 	}
-	p.counters.Inc(metricRewritten)
+	p.rewritten.Inc()
 	if err := proxywasm.ReplaceHttpRequestHeader(":path", result.Path); err != nil {
 		// Forwarding the unnormalized path would defeat the filter.
 		proxywasm.LogCriticalf("%s: replace :path: %v", filterName, err)
-		if err := respond.Reject(500, respond.Body(filterName, "path could not be normalized")); err != nil {
-			proxywasm.LogErrorf("%s: send rejection: %v", filterName, err)
-		}
-		return types.ActionPause
+		return p.refuse(500, "path could not be normalized")
 	}
 	if config.OriginalPathHeader != "" {
 		if err := proxywasm.ReplaceHttpRequestHeader(config.OriginalPathHeader, original); err != nil {
@@ -199,6 +205,43 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	return types.ActionContinue
 }
 
+// refuse answers with status when the filter cannot do its job: forwarding
+// the request unprocessed would defeat it.
+func (p *pluginContext) refuse(status uint32, reason string) types.Action {
+	if err := respond.Reject(status, respond.Body(filterName, reason)); err != nil {
+		proxywasm.LogErrorf("%s: send rejection: %v", filterName, err)
+	}
+	return types.ActionPause
+}
+
+// isManaged reports whether name is one of the headers the filter removes,
+// with '_' and '-' taken as the same byte.
+func (p *pluginContext) isManaged(name string) bool {
+	for _, managed := range p.managed {
+		if len(managed) != len(name) {
+			continue
+		}
+		same := true
+		for i := 0; i < len(name); i++ {
+			a, b := name[i], managed[i]
+			if a == '_' {
+				a = '-'
+			}
+			if b == '_' {
+				b = '-'
+			}
+			if a != b {
+				same = false
+				break
+			}
+		}
+		if same {
+			return true
+		}
+	}
+	return false
+}
+
 // rejection returns the body and log line for a rejection with these
 // findings and status. The log line names the classes, never the path.
 func (p *pluginContext) rejection(findings normalize.Findings, status int) rejection {
@@ -206,10 +249,22 @@ func (p *pluginContext) rejection(findings normalize.Findings, status int) rejec
 	if r, ok := p.rejections[key]; ok {
 		return r
 	}
-	classes := findings.String()
+	// The body names what made the path unacceptable; the log line also
+	// lists the rewrites that would have applied.
+	var rejecting normalize.Findings
+	for class := normalize.Class(0); int(class) < normalize.NumClasses; class++ {
+		if findings.Has(class) && p.config.Policy.Action(class) == normalize.ActionReject {
+			rejecting |= 1 << class
+		}
+	}
+	if rejecting == 0 {
+		// A redirect refused because it would leave the host.
+		rejecting = findings
+	}
 	r := rejection{
-		body:    respond.Body(filterName, "path rejected: "+classes),
-		logLine: filterName + ": rejected request with " + strconv.Itoa(status) + ": path finding " + classes,
+		body: respond.Body(filterName, "path rejected: "+rejecting.String()),
+		logLine: filterName + ": rejected request with " + strconv.Itoa(status) + ": path finding " +
+			rejecting.String() + " (all findings: " + findings.String() + ")",
 	}
 	if len(p.rejections) < maxCachedRejections {
 		p.rejections[key] = r
@@ -225,7 +280,7 @@ func (p *pluginContext) countFindings(findings normalize.Findings) {
 	}
 	for class := normalize.Class(0); int(class) < normalize.NumClasses; class++ {
 		if findings.Has(class) {
-			p.counters.Inc(p.classMetric[class][p.config.Policy.Action(class)])
+			p.classCounters[class][p.config.Policy.Action(class)].Inc()
 		}
 	}
 }

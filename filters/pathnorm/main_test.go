@@ -53,8 +53,8 @@ func TestCleanPathPassesUnchanged(t *testing.T) {
 	if _, ok := header(got, "x-original-path"); ok {
 		t.Fatal("original-path header set although nothing changed")
 	}
-	if n, _ := host.GetCounterMetric(metricForwarded); n != 1 {
-		t.Fatalf("%s = %d", metricForwarded, n)
+	if n, _ := host.GetCounterMetric("pathnorm.verdict.forward"); n != 1 {
+		t.Fatalf("pathnorm.verdict.forward = %d", n)
 	}
 }
 
@@ -73,7 +73,7 @@ func TestRewrittenPathCarriesOriginal(t *testing.T) {
 	if n, _ := host.GetCounterMetric("pathnorm.class.dot_segment.action.normalize"); n != 1 {
 		t.Fatalf("dot_segment counter = %d", n)
 	}
-	if n, _ := host.GetCounterMetric(metricRewritten); n != 1 {
+	if n, _ := host.GetCounterMetric("pathnorm.verdict.forward_rewritten"); n != 1 {
 		t.Fatalf("rewritten counter = %d", n)
 	}
 }
@@ -92,9 +92,11 @@ func TestPathOverrideHeadersAreRemoved(t *testing.T) {
 	id := host.InitializeHttpContext()
 	host.CallOnRequestHeaders(id, requestHeaders("/", [2]string{"x-original-url", "/admin"},
 		[2]string{"x-rewrite-url", "/admin"}, [2]string{"x_original_path", "/forged"},
-		[2]string{"x_original_url", "/admin"}, [2]string{"x-kept", "1"}), true)
+		[2]string{"x_original_url", "/admin"}, [2]string{"x-original_path", "/mixed"},
+		[2]string{"x_rewrite-url", "/admin"}, [2]string{"x-kept", "1"}), true)
 	got := host.GetCurrentRequestHeaders(id)
-	for _, name := range []string{"x-original-url", "x-rewrite-url", "x_original_path", "x_original_url"} {
+	for _, name := range []string{"x-original-url", "x-rewrite-url", "x_original_path", "x_original_url",
+		"x-original_path", "x_rewrite-url"} {
 		if v, ok := header(got, name); ok {
 			t.Errorf("%s reached the upstream: %q", name, v)
 		}
@@ -136,7 +138,7 @@ func TestRejectionAnswers400AndLogsTheClass(t *testing.T) {
 		strings.Contains(last, "admin") {
 		t.Fatalf("rejection log line %q must name the class and not the path", last)
 	}
-	if n, _ := host.GetCounterMetric(metricRejected); n != 1 {
+	if n, _ := host.GetCounterMetric("pathnorm.verdict.reject"); n != 1 {
 		t.Fatalf("reject counter = %d", n)
 	}
 	if n, _ := host.GetCounterMetric("pathnorm.class.fragment.action.reject"); n != 1 {
@@ -171,7 +173,7 @@ func TestAuditForwardsOriginal(t *testing.T) {
 	if len(warns) != 1 || !strings.Contains(warns[0], "dot_segment") {
 		t.Fatalf("warn logs = %v", warns)
 	}
-	if n, _ := host.GetCounterMetric(metricAudited); n != 1 {
+	if n, _ := host.GetCounterMetric("pathnorm.verdict.audit"); n != 1 {
 		t.Fatalf("audit counter = %d", n)
 	}
 }

@@ -1,28 +1,31 @@
-// Package metrics defines Proxy-Wasm counters on first use and caches them,
-// so filters can count per action and finding class without declaring every
-// combination at start-up. Names are used as given; Envoy shows them under
-// the wasmcustom stats prefix.
+// Package metrics defines Proxy-Wasm counters on first use, so filters can
+// count per action and finding class without declaring every combination at
+// start-up (Envoy would then list them all, mostly at zero). Names are used
+// as given; Envoy shows them under the wasmcustom stats prefix.
 package metrics
 
 import "github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
-// Counters is a set of lazily defined counters. It is not safe for
-// concurrent use, which matches a Proxy-Wasm VM: one thread per VM.
-type Counters struct {
-	defined map[string]proxywasm.MetricCounter
+// Counter is a counter defined the first time it is incremented. It is not
+// safe for concurrent use, which matches a Proxy-Wasm VM: one thread per
+// VM.
+type Counter struct {
+	name    string
+	id      proxywasm.MetricCounter
+	defined bool
 }
 
-// NewCounters returns an empty set.
-func NewCounters() *Counters {
-	return &Counters{defined: make(map[string]proxywasm.MetricCounter)}
-}
+// NewCounter returns a counter called name, not yet defined in the host.
+func NewCounter(name string) Counter { return Counter{name: name} }
 
-// Inc adds one to the counter called name, defining it first if needed.
-func (c *Counters) Inc(name string) {
-	counter, ok := c.defined[name]
-	if !ok {
-		counter = proxywasm.DefineCounterMetric(name)
-		c.defined[name] = counter
+// Name returns the counter's name.
+func (c *Counter) Name() string { return c.name }
+
+// Inc adds one, defining the counter first if needed.
+func (c *Counter) Inc() {
+	if !c.defined {
+		c.id = proxywasm.DefineCounterMetric(c.name)
+		c.defined = true
 	}
-	counter.Increment(1)
+	c.id.Increment(1)
 }
