@@ -15,11 +15,13 @@ import (
 	"github.com/meshsecops/filters/tools/host"
 )
 
-// The design brief's performance targets that apply to this filter, each
-// measured on the compiled module in the harness: the header decision's
-// latency (against the same decision run natively in the same process),
-// the guest's heap allocations per request, a VM's memory after many mixed
-// requests, and the start of a plugin with every knob set.
+// The performance targets that apply to this filter, each measured on the
+// compiled module in the harness: the header decision's latency, p50 at
+// most 5 µs (against the same decision run natively in the same process);
+// at most 2 guest heap allocations per header-only request; at most 32 MiB
+// of linear memory per VM after 10^5 mixed requests, and no growth after
+// that; a VM start with every knob set within 500 ms. Latencies are
+// benchmarks; the memory bound is a test.
 
 // decisionPaths are typical request paths: most traffic is already normal.
 var decisionPaths = []struct{ name, path string }{
@@ -290,8 +292,8 @@ func (m *requestMix) longPath(dots bool) string {
 	return b.String()[:size]
 }
 
-// maxVMMemory is the design brief's bound on a VM's linear memory after
-// 10^5 mixed requests.
+// maxVMMemory is the bound on a VM's linear memory after 10^5 mixed
+// requests.
 const maxVMMemory = 32 << 20
 
 // One VM serves 10^5 mixed requests (10^4 with -short): its linear memory
@@ -341,8 +343,11 @@ func TestCompiledMemoryBounded(t *testing.T) {
 		t.Errorf("linear memory is %.1f MiB after %d requests, want at most %.0f MiB",
 			mib(warmed), warm, mib(maxVMMemory))
 	}
-	if final > warmed {
-		t.Errorf("linear memory grew from %.1f to %.1f MiB over %d further requests",
+	// Go's allocator may take a few more pages as garbage collections fall
+	// differently; a leak of even 16 bytes a request would take more.
+	const slack = 4 * 64 << 10
+	if final > warmed+slack {
+		t.Errorf("linear memory grew from %.2f to %.2f MiB over %d further requests",
 			mib(warmed), mib(final), further)
 	}
 	if vm.Failed() {
@@ -373,7 +378,8 @@ const fullConfiguration = `{
 		"escape_case": "audit"
 	},
 	"redirectStatus": 308,
-	"originalPathHeader": "x-envoy-original-path"
+	"originalPathHeader": "x-envoy-original-path",
+	"removeHeaders": ["x-original-url", "x-rewrite-url", "x-forwarded-uri"]
 }`
 
 // The start benchmark's configuration must stay full as the filter grows:
@@ -388,9 +394,7 @@ func TestFullConfigurationSetsEveryKnob(t *testing.T) {
 	if err := json.Unmarshal([]byte(fullConfiguration), &fields); err != nil {
 		t.Fatal(err)
 	}
-	for _, field := range []string{"profile", "maxPathLength", "encodedSlash", "backslash",
-		"pathParams", "mergeSlashes", "allow", "actions", "redirectStatus",
-		"originalPathHeader"} {
+	for _, field := range normalize.ConfigFields() {
 		if _, ok := fields[field]; !ok {
 			t.Errorf("the full configuration does not set %s", field)
 		}

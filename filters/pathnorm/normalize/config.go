@@ -98,7 +98,7 @@ func (c *Config) Validate() error {
 		if problem := headerNameProblem(name); problem != "" {
 			return &ConfigError{Field: field, Problem: problem}
 		}
-		if name == c.OriginalPathHeader || strings.HasPrefix(name, ":") {
+		if name == c.OriginalPathHeader {
 			return &ConfigError{Field: field, Problem: "header " + strconv.Quote(name) +
 				" is managed by the filter and cannot be removed"}
 		}
@@ -112,6 +112,10 @@ var configFields = []string{
 	"mergeSlashes", "allow", "actions", "redirectStatus", "originalPathHeader",
 	"removeHeaders",
 }
+
+// ConfigFields returns the names of the configuration's fields, in
+// documentation order.
+func ConfigFields() []string { return append([]string(nil), configFields...) }
 
 // ParseConfig decodes and validates a JSON configuration. Empty input, only
 // whitespace, or null give DefaultConfig. Unknown fields, wrong types and

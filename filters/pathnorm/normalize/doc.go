@@ -20,11 +20,15 @@
 // audit. Rejecting classes default to reject and accept only reject or
 // audit; rewriting classes default to normalize. When several findings
 // fire, the strongest action wins: reject > redirect > normalize > audit.
-// Audit forwards the original :path unchanged. A request with an audited
-// rejecting finding has no normalized form at all, so it is forwarded
-// unchanged even if a rewriting finding asked for normalize or redirect. A
-// redirect whose target would begin with "//" is refused with 400, since a
-// browser reads such a Location as another host.
+// An audited rewriting finding forwards the original :path when nothing
+// stronger fires. An audited rejecting finding lets that spelling through
+// and the rest of the path is still normalized (the check is switched off
+// for a second pass, as Policy.Allow does); the checks that cannot be
+// switched off (length, not_origin_form, fragment, nul, non_ascii,
+// invalid_escape, a rejected backslash, raw control bytes) leave no normal
+// form, and the request is then forwarded exactly as it came. A redirect
+// whose target would begin with "//" is refused with 400, since a browser
+// reads such a Location as another host.
 //
 // # Profiles
 //
@@ -82,9 +86,9 @@
 //   - Normalizing only helps if the backend does not decode further: with
 //     encoded slashes kept, a backend that decodes %2F still sees a
 //     different path than the policy did.
-//   - Audit on a rejecting class forwards the raw :path, so later filters
-//     and the backend see the unnormalized spelling; use it to measure
-//     before enforcing.
+//   - Audit lets the audited spelling reach later filters and the backend,
+//     and for the checks that cannot be switched off the whole :path goes
+//     through unnormalized; use audit to measure before enforcing.
 //   - Redirects suit browsers, not gRPC or API clients that do not follow
 //     them; 301 and 302 may turn a POST into a GET.
 //   - Only :path is examined; :authority and Host are not.
