@@ -33,7 +33,7 @@ var bridgeLayout = map[string]string{
 	"bridge/conversions.go.txt":      "proxywasm/internal/hostcall_utils.go",
 }
 
-// sdkEdits are the changes made to the SDK's own files in the copy: the
+// The SDK's own files the bridge changes in the copy: the
 // TinyGo declarations are dropped (the bridge declares the same functions)
 // and the in-process mock host is kept out of wasip1 builds.
 const (
@@ -45,7 +45,6 @@ type moduleInfo struct {
 	Path    string
 	Version string
 	Dir     string
-	GoMod   string
 }
 
 // locateSDK asks the go command where the SDK named by the project's go.mod

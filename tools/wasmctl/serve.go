@@ -77,12 +77,14 @@ An upstream that cannot be reached gives 502 with the reason.`,
 				scheme = "https"
 			}
 			base := scheme + "://" + ln.Addr().String()
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "wasmctl serve: listening on %s, upstream %s", base, target)
+			// The listening line is the command's result (stdout); the rest
+			// is for the person at the terminal (stderr).
+			fmt.Fprintf(cmd.OutOrStdout(), "wasmctl serve: listening on %s, upstream %s", base, target)
 			if demo {
-				fmt.Fprint(out, " (built-in demo app)")
+				fmt.Fprint(cmd.OutOrStdout(), " (built-in demo app)")
 			}
-			fmt.Fprintln(out)
+			fmt.Fprintln(cmd.OutOrStdout())
+			out := cmd.ErrOrStderr()
 			for _, f := range filters {
 				fmt.Fprintf(out, "  filter %s (%s)\n", filterchain.Name(f.Path), f.Path)
 			}

@@ -9,7 +9,7 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 )
 
-// rejectHeaders and redirectHeaders are only read by the SDK, so one copy
+// rejectHeaders is only read by the SDK, so one copy
 // serves every response.
 var rejectHeaders = [][2]string{
 	{"content-type", "application/json"},
