@@ -8,7 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/meshsecops/filters/tools/abi"
+	"github.com/meshsecops/filters/tools/boundedfile"
 	"path/filepath"
 	"strings"
 	"time"
@@ -56,9 +57,9 @@ func Load(ctx context.Context, filters []Filter, opts Options) (*host.Chain, err
 	proxy := host.NewProxy()
 	var plugins []*host.Plugin
 	for _, f := range filters {
-		module, err := os.ReadFile(f.Path)
+		module, err := abi.ReadModuleFile(f.Path)
 		if err != nil {
-			return nil, fmt.Errorf("read filter: %w", err)
+			return nil, err
 		}
 		// Keep what the filter logs while it starts: when it refuses to
 		// start, its own words say why (the field of a bad configuration).
@@ -93,15 +94,14 @@ func Load(ctx context.Context, filters []Filter, opts Options) (*host.Chain, err
 	return host.NewChain(host.ChainOptions{ChunkSize: opts.ChunkSize}, plugins...), nil
 }
 
+// maxConfigSize bounds a configuration read from a file.
+const maxConfigSize = 16 << 20
+
 // ReadConfigArg turns a --config value into the configuration bytes: inline
 // JSON, or @FILE to read it from a file.
 func ReadConfigArg(arg string) ([]byte, error) {
 	if name, ok := strings.CutPrefix(arg, "@"); ok {
-		body, err := os.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("read configuration file: %w", err)
-		}
-		return body, nil
+		return boundedfile.Read(name, "configuration", maxConfigSize, "give a JSON file")
 	}
 	return []byte(arg), nil
 }

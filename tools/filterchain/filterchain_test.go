@@ -72,3 +72,18 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatal("Name does not strip the folder and .wasm")
 	}
 }
+
+// Files named on the command line are read with a bound: a device that
+// never ends is refused instead of exhausting memory.
+func TestLoadRefusesEndlessFiles(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero here")
+	}
+	if _, err := Load(context.Background(), []Filter{{Path: "/dev/zero"}}, Options{}); err == nil ||
+		!strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("module /dev/zero: %v", err)
+	}
+	if _, err := ReadConfigArg("@/dev/zero"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("configuration @/dev/zero: %v", err)
+	}
+}

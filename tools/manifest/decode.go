@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/meshsecops/filters/tools/boundedfile"
 	"sort"
 	"strings"
 
@@ -101,12 +101,16 @@ func SupportedKinds() []string {
 
 // DecodeFile reads and decodes every document in a YAML file.
 func DecodeFile(path string) ([]Document, error) {
-	src, err := os.ReadFile(path)
+	src, err := boundedfile.Read(path, "manifest", MaxManifestSize, "give a YAML file")
 	if err != nil {
-		return nil, fmt.Errorf("read manifest: %w", err)
+		return nil, err
 	}
 	return Decode(path, src)
 }
+
+// MaxManifestSize bounds a manifest or configuration file read from disk:
+// far above any real one, far below what would exhaust memory.
+const MaxManifestSize = 16 << 20
 
 // Decode splits src into YAML documents and decodes each strictly into its
 // typed object. A document with an apiVersion is a Kubernetes resource; one

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
+	"github.com/meshsecops/filters/tools/boundedfile"
 	"sort"
 	"strings"
 	"time"
@@ -109,9 +109,9 @@ func ParseLabels(pairs []string) (map[string]string, error) {
 func ReadConfigArg(arg string) ([]byte, error) {
 	config := []byte(arg)
 	if name, ok := strings.CutPrefix(arg, "@"); ok {
-		b, err := os.ReadFile(name)
+		b, err := boundedfile.Read(name, "filter config", MaxManifestSize, "give a JSON file")
 		if err != nil {
-			return nil, fmt.Errorf("read filter config: %w", err)
+			return nil, err
 		}
 		config = b
 	}

@@ -1,8 +1,7 @@
 package manifest
 
 import (
-	"fmt"
-	"os"
+	"github.com/meshsecops/filters/tools/boundedfile"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -18,9 +17,9 @@ func LintFiles(paths ...string) ([]Finding, error) {
 	var docs []Document
 	var out []Finding
 	for _, p := range paths {
-		src, err := os.ReadFile(p)
+		src, err := boundedfile.Read(p, "manifest", MaxManifestSize, "give a YAML file")
 		if err != nil {
-			return nil, fmt.Errorf("read manifest: %w", err)
+			return nil, err
 		}
 		d, decodeFindings := decodeForLint(p, src)
 		docs = append(docs, d...)

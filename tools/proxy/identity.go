@@ -7,8 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/meshsecops/filters/tools/boundedfile"
 	"net"
-	"os"
 	"strings"
 )
 
@@ -61,9 +61,9 @@ func (o TLSOptions) ServerConfig() (*tls.Config, error) {
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	if o.ClientCAFile != "" {
-		pem, err := os.ReadFile(o.ClientCAFile)
+		pem, err := boundedfile.Read(o.ClientCAFile, "client CA bundle", 16<<20, "give a PEM file")
 		if err != nil {
-			return nil, fmt.Errorf("read the client CA bundle: %w", err)
+			return nil, err
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
