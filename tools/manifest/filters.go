@@ -32,21 +32,45 @@ var configRisks = map[string]func(config []byte) []string{
 	"pathnorm": pathnormRisks,
 }
 
-// pathnormRisks warns about audited classes that leave paths un-normalized
-// for everything behind the filter.
+// pathnormRisks warns about settings under which the filter forwards
+// spellings that common backends resolve differently from the path a
+// policy matched: audits that leave paths un-normalized, and kept
+// encoded slashes, path parameters, repeated slashes or double encodings.
+// Lint then also stops counting the filter as protecting path-based
+// AuthorizationPolicy.
 func pathnormRisks(config []byte) []string {
 	c, err := normalize.ParseConfig(config)
 	if err != nil {
 		return nil
 	}
+	p := &c.Policy
 	var risks []string
+	audited := func(class normalize.Class) bool { return p.Action(class) == normalize.ActionAudit }
 	for class := normalize.Class(0); int(class) < normalize.NumClasses; class++ {
-		if c.Policy.Action(class) == normalize.ActionAudit && c.Policy.AuditLeavesRaw(class) {
+		if audited(class) && p.AuditLeavesRaw(class) {
 			risks = append(risks, fmt.Sprintf("actions.%s is audit: requests where %s fires are "+
 				"forwarded exactly as sent, with no normalization at all, so path-based "+
 				"AuthorizationPolicy and the backend may read them differently; audit only to "+
 				"measure, or use \"allow\" for the checks it accepts", class, class))
 		}
+	}
+	if p.EncodedSlash == normalize.EncodedSlashKeep || audited(normalize.ClassEncodedSlash) {
+		risks = append(risks, "encoded slashes are forwarded (encodedSlash keep, or "+
+			"actions.encoded_slash audit): a backend that decodes %2F or %5C (nginx, older "+
+			"Tomcat, IIS) sees other segments than the policy matched")
+	}
+	if p.PathParams == normalize.PathParamKeep || audited(normalize.ClassPathParam) {
+		risks = append(risks, "';' path parameters are forwarded (pathParams keep, or "+
+			"actions.path_param audit): Tomcat and Spring strip them, so /public/..;/admin "+
+			"reaches /admin")
+	}
+	if p.MergeSlashes == normalize.MergeOff {
+		risks = append(risks, "mergeSlashes is false: //admin is forwarded as is, and backends "+
+			"that merge slashes (nginx, Tomcat, Spring) serve /admin")
+	}
+	if p.Allow.Has(normalize.ClassDoubleEncoding) || audited(normalize.ClassDoubleEncoding) {
+		risks = append(risks, "double encodings are forwarded (allow or audit "+
+			"double_encoding): a backend that decodes twice turns %252e%252e into ..")
 	}
 	return risks
 }

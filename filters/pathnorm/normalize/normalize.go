@@ -353,7 +353,7 @@ func (s *scan) keepEscape(path string, i int) {
 // point that does not fold to ASCII. It returns the index after the
 // escapes it consumed.
 func (s *scan) encodedUTF8(path string, i int, lead byte) int {
-	if s.allowed(ClassInvalidUTF8) && s.allowed(ClassUnicodeLookalike) {
+	if s.allowed(ClassInvalidUTF8) && s.allowed(ClassUnicodeLookalike) && s.allowed(ClassControl) {
 		s.keepEscape(path, i)
 		return i + 3
 	}

@@ -448,6 +448,12 @@ func TestUnicodeControlsAreControls(t *testing.T) {
 			t.Errorf("%q counted as a control: %+v", raw, r)
 		}
 	}
+	lenient := Policy{Allow: FindingsOf(ClassInvalidUTF8, ClassUnicodeLookalike)}
+	for _, raw := range []string{"/admin/%c2%85x", "/admin/%e2%80%a8x"} {
+		if r := Normalize(raw, &lenient); r.Verdict != Reject || !r.Findings.Has(ClassControl) {
+			t.Errorf("%q with invalid_utf8 and unicode_lookalike allowed: %+v, want a control rejection", raw, r)
+		}
+	}
 	envoy, _ := ProfilePolicy(ProfileEnvoy)
 	if r := Normalize("/admin/%E2%80%A8", &envoy); r.Verdict != Forward {
 		t.Errorf("envoy profile keeps encoded controls, as it keeps %%0A: %+v", r)

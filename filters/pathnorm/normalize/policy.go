@@ -327,9 +327,14 @@ func (p *Policy) validateAction(c Class) error {
 // a rewriting class (the rewrite is what audit skips), or a rejecting check
 // that cannot be switched off, so no normal form exists. Configuration lint
 // warns about such actions.
+//
+// control and invalid_char count as leaving the path raw: only their
+// encoded controls and the bytes '[', ']', '^' and '|' can be switched off,
+// so a raw control or another byte outside RFC 3986 still leaves no normal
+// form.
 func (p *Policy) AuditLeavesRaw(c Class) bool {
 	switch {
-	case p.rewrites(c):
+	case p.rewrites(c), c == ClassControl, c == ClassInvalidChar:
 		return true
 	case allowable.Has(c), c == ClassEncodedSlash, c == ClassPathParam:
 		return false
