@@ -119,8 +119,12 @@ func ParseCase(line []byte, lineNo int) (*Case, error) {
 	// A host header is the authority, as HTTP/1.1 carries it; Envoy shows
 	// filters only :authority.
 	var rest [][2]string
+	hosts := 0
 	for _, h := range c.Headers {
 		if h[0] == "host" {
+			if hosts++; hosts > 1 {
+				return nil, errors.New(`"headers" has more than one host; Envoy refuses such a request`)
+			}
 			if c.Authority == "" {
 				c.Authority = h[1]
 			}
