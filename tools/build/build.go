@@ -97,6 +97,10 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if output, err = filepath.Abs(output); err != nil {
 		return nil, err
 	}
+	if st, statErr := os.Stat(output); statErr == nil && st.IsDir() {
+		return nil, fmt.Errorf("output %s is a folder: give a file name such as %s",
+			output, filepath.Join(output, name+".wasm"))
+	}
 	if err := os.MkdirAll(filepath.Dir(output), 0o755); err != nil {
 		return nil, fmt.Errorf("create output folder: %w", err)
 	}

@@ -210,3 +210,13 @@ func TestOptimizeWithWasmOpt(t *testing.T) {
 		t.Fatalf("optimized build %+v is not an optimized variant of %+v", opt, plain)
 	}
 }
+
+func TestOutputFolderIsExplained(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Build(context.Background(), Options{Package: "./tools/build/testdata/minimal",
+		ProjectDir: projectRoot(t), Output: dir})
+	if err == nil || !strings.Contains(err.Error(), "is a folder") ||
+		!strings.Contains(err.Error(), filepath.Join(dir, "minimal.wasm")) {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -302,9 +302,15 @@ func decodeActions(v gjson.Result, actions *[NumClasses]Action) error {
 			kind(v)}
 	}
 	var err error
+	var seen Findings
 	v.ForEach(func(key, value gjson.Result) bool {
 		field := "actions." + key.Str
 		c, ok := ParseClass(key.Str)
+		if ok && seen.Has(c) {
+			err = &ConfigError{Field: field, Problem: "given more than once"}
+			return false
+		}
+		seen |= 1 << c
 		if !ok {
 			err = &ConfigError{Field: field, Problem: "unknown finding class " +
 				strconv.Quote(key.Str) + " (known: " + FindingsOf(AllClasses()...).String() + ")"}

@@ -99,6 +99,7 @@ func TestParseConfigErrors(t *testing.T) {
 			`encodedSlash, backslash, pathParams, mergeSlashes, allow, actions, redirectStatus, ` +
 			`originalPathHeader, removeHeaders)`},
 		{`{"maxpathlength": 10}`, `maxpathlength: unknown field; did you mean "maxPathLength"?`},
+		{`{"actions": {"fragment": "reject", "fragment": "audit"}}`, `actions.fragment: given more than once`},
 		{`{"profile": "strict", "profile": "envoy"}`, "profile: given more than once"},
 		{`{"profile": "lenient"}`,
 			`profile: unknown profile "lenient" (want "strict", "envoy" or "envoy-decode-slashes")`},
