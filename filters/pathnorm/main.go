@@ -184,8 +184,8 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 
 	if result.Audited != 0 {
 		p.audited.Inc()
-		proxywasm.LogWarn(filterName + ": audit: let through path finding " + result.Audited.String() +
-			" (all findings: " + result.Findings.String() + ")")
+		proxywasm.LogWarn(filterName + ": audit: let through path finding " +
+			result.Audited.String() + " (all findings: " + result.Findings.String() + ")")
 	}
 	if !result.Changed {
 		p.forwarded.Inc()
@@ -197,9 +197,9 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		proxywasm.LogCriticalf("%s: replace :path: %v", filterName, err)
 		return p.refuse(500, "path could not be normalized")
 	}
-	if config.OriginalPathHeader != "" {
-		if err := proxywasm.ReplaceHttpRequestHeader(config.OriginalPathHeader, original); err != nil {
-			proxywasm.LogErrorf("%s: set %s: %v", filterName, config.OriginalPathHeader, err)
+	if name := config.OriginalPathHeader; name != "" {
+		if err := proxywasm.ReplaceHttpRequestHeader(name, original); err != nil {
+			proxywasm.LogErrorf("%s: set %s: %v", filterName, name, err)
 		}
 	}
 	return types.ActionContinue
@@ -263,8 +263,8 @@ func (p *pluginContext) rejection(findings normalize.Findings, status int) rejec
 	}
 	r := rejection{
 		body: respond.Body(filterName, "path rejected: "+rejecting.String()),
-		logLine: filterName + ": rejected request with " + strconv.Itoa(status) + ": path finding " +
-			rejecting.String() + " (all findings: " + findings.String() + ")",
+		logLine: filterName + ": rejected request with " + strconv.Itoa(status) +
+			": path finding " + rejecting.String() + " (all findings: " + findings.String() + ")",
 	}
 	if len(p.rejections) < maxCachedRejections {
 		p.rejections[key] = r

@@ -43,7 +43,8 @@ func Load(t testing.TB) []Case {
 	file := filepath.Join(root, "..", "shared", "corpus", "pathnorm-cases.json")
 	text, err := os.ReadFile(file)
 	if err != nil {
-		t.Fatalf("read the shared path corpus (it must sit at ../shared/corpus beside the repository): %v", err)
+		t.Fatalf("read the shared path corpus (it must sit at ../shared/corpus beside the "+
+			"repository): %v", err)
 	}
 	var cases []Case
 	if err := json.Unmarshal(text, &cases); err != nil {

@@ -272,7 +272,8 @@ func stringList(name string, v gjson.Result) ([]string, error) {
 
 func decodeAllow(v gjson.Result) (Findings, error) {
 	if !v.IsArray() {
-		return 0, &ConfigError{Field: "allow", Problem: "want an array of class names, got " + kind(v)}
+		return 0, &ConfigError{Field: "allow",
+			Problem: "want an array of class names, got " + kind(v)}
 	}
 	var allow Findings
 	var err error
@@ -298,7 +299,8 @@ func decodeAllow(v gjson.Result) (Findings, error) {
 
 func decodeActions(v gjson.Result, actions *[NumClasses]Action) error {
 	if !v.IsObject() {
-		return &ConfigError{Field: "actions", Problem: "want an object of class name to action, got " +
+		return &ConfigError{Field: "actions",
+			Problem: "want an object of class name to action, got " +
 			kind(v)}
 	}
 	var err error
@@ -405,7 +407,8 @@ func headerNameProblem(name string) string {
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		switch {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9',
+			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
 		case 'A' <= c && c <= 'Z':
 			return "header name " + strconv.Quote(name) + " must be lower case"
 		default:

@@ -263,7 +263,8 @@ func (p *Policy) Validate() error {
 			strconv.Itoa(MaxPathLengthLimit) + ", got " + strconv.Itoa(p.MaxPathLength)}
 	}
 	if int(p.EncodedSlash) >= len(encodedSlashNames) {
-		return &ConfigError{Field: "encodedSlash", Problem: "unknown mode " + p.EncodedSlash.String()}
+		return &ConfigError{Field: "encodedSlash",
+			Problem: "unknown mode " + p.EncodedSlash.String()}
 	}
 	if int(p.Backslash) >= len(backslashNames) {
 		return &ConfigError{Field: "backslash", Problem: "unknown mode " + p.Backslash.String()}
