@@ -301,7 +301,7 @@ func decodeActions(v gjson.Result, actions *[NumClasses]Action) error {
 	if !v.IsObject() {
 		return &ConfigError{Field: "actions",
 			Problem: "want an object of class name to action, got " +
-			kind(v)}
+				kind(v)}
 	}
 	var err error
 	var seen Findings
