@@ -271,24 +271,57 @@ func proxyEnqueueSharedQueue(vm *VM, s []uint64) {
 	ret(s, vm.proxy.enqueue(u32(s, 0), item))
 }
 
-func proxyGetHeaderMapValue(vm *VM, s []uint64) {
+// mapTypeArg checks what every header-map call checks before it looks
+// the map up, in cpp-host's order: the map type in argument 0
+// (BadArgument), then the memory arguments the caller read (memoryOK, else
+// InvalidMemoryAccess). The lookup has to come after both: looking up a
+// trailer map for editing creates it.
+func mapTypeArg(s []uint64, memoryOK bool) (MapType, Status) {
 	t := MapType(u32(s, 0))
-	if t > mapTypeMax {
-		ret(s, StatusBadArgument)
-		return
+	switch {
+	case t > mapTypeMax:
+		return 0, StatusBadArgument
+	case !memoryOK:
+		return 0, StatusInvalidMemoryAccess
 	}
+	return t, StatusOK
+}
+
+// mapArg is the map argument 0 names as the current callback reads it;
+// nil, with StatusOK, when the callback cannot see that map.
+func mapArg(vm *VM, s []uint64, memoryOK bool) (*headerMap, Status) {
+	t, st := mapTypeArg(s, memoryOK)
+	if st != StatusOK {
+		return nil, st
+	}
+	return vm.constMap(vm.contextOrEffective(), t), StatusOK
+}
+
+// editableMapArg is the map argument 0 names as the current callback
+// changes it; BadArgument when the callback cannot change that map.
+func editableMapArg(vm *VM, s []uint64, memoryOK bool) (*headerMap, Status) {
+	t, st := mapTypeArg(s, memoryOK)
+	if st != StatusOK {
+		return nil, st
+	}
+	if m := vm.mutableMap(vm.contextOrEffective(), t); m != nil {
+		return m, StatusOK
+	}
+	return nil, StatusBadArgument
+}
+
+func proxyGetHeaderMapValue(vm *VM, s []uint64) {
 	key, ok := vm.readString(u32(s, 1), u32(s, 2))
-	if !ok {
-		ret(s, StatusInvalidMemoryAccess)
+	m, st := mapArg(vm, s, ok)
+	if st != StatusOK {
+		ret(s, st)
 		return
 	}
-	c := vm.contextOrEffective()
-	m := vm.constMap(c, t)
 	if m == nil {
 		// Envoy getHeaderMapValue: a map missing in the access-log phase
 		// reads as NotFound; otherwise the map is not available in this
 		// callback.
-		if c.stream != nil && c.stream.logPhase {
+		if c := vm.contextOrEffective(); c.stream != nil && c.stream.logPhase {
 			ret(s, StatusNotFound)
 		} else {
 			ret(s, StatusBadArgument)
@@ -305,24 +338,14 @@ func proxyGetHeaderMapValue(vm *VM, s []uint64) {
 
 // mapEdit reads the arguments the add, replace and remove calls share.
 func mapEdit(vm *VM, s []uint64, withValue bool) (m *headerMap, key, value string, st Status) {
-	t := MapType(u32(s, 0))
-	if t > mapTypeMax {
-		return nil, "", "", StatusBadArgument
-	}
 	key, ok := vm.readString(u32(s, 1), u32(s, 2))
 	if withValue {
 		var okValue bool
 		value, okValue = vm.readString(u32(s, 3), u32(s, 4))
 		ok = ok && okValue
 	}
-	if !ok {
-		return nil, "", "", StatusInvalidMemoryAccess
-	}
-	m = vm.mutableMap(vm.contextOrEffective(), t)
-	if m == nil {
-		return nil, "", "", StatusBadArgument
-	}
-	return m, key, value, StatusOK
+	m, st = editableMapArg(vm, s, ok)
+	return m, key, value, st
 }
 
 func proxyAddHeaderMapValue(vm *VM, s []uint64) {
@@ -352,12 +375,11 @@ func proxyRemoveHeaderMapValue(vm *VM, s []uint64) {
 // proxyGetHeaderMapPairs serializes the map; an unavailable or empty map
 // comes back as a null pointer and size 0 (exports.cc get_header_map_pairs).
 func proxyGetHeaderMapPairs(vm *VM, s []uint64) {
-	t := MapType(u32(s, 0))
-	if t > mapTypeMax {
-		ret(s, StatusBadArgument)
+	m, st := mapArg(vm, s, true) // no memory arguments to read first
+	if st != StatusOK {
+		ret(s, st)
 		return
 	}
-	m := vm.constMap(vm.contextOrEffective(), t)
 	if m == nil || len(m.fields) == 0 {
 		ret(s, vm.copyOut(nil, u32(s, 1), u32(s, 2)))
 		return
@@ -384,35 +406,21 @@ func proxyGetHeaderMapPairs(vm *VM, s []uint64) {
 }
 
 func proxySetHeaderMapPairs(vm *VM, s []uint64) {
-	t := MapType(u32(s, 0))
-	if t > mapTypeMax {
-		ret(s, StatusBadArgument)
-		return
-	}
 	raw, ok := vm.view(u32(s, 1), u32(s, 2))
-	if !ok {
-		ret(s, StatusInvalidMemoryAccess)
+	m, st := editableMapArg(vm, s, ok)
+	if st != StatusOK {
+		ret(s, st)
 		return
 	}
 	pairs, _ := DecodePairs(raw)
-	m := vm.mutableMap(vm.contextOrEffective(), t)
-	if m == nil {
-		ret(s, StatusBadArgument)
-		return
-	}
 	m.setAll(pairs)
 	ret(s, StatusOK)
 }
 
 func proxyGetHeaderMapSize(vm *VM, s []uint64) {
-	t := MapType(u32(s, 0))
-	if t > mapTypeMax {
-		ret(s, StatusBadArgument)
-		return
-	}
-	m := vm.mutableMap(vm.contextOrEffective(), t)
-	if m == nil {
-		ret(s, StatusBadArgument)
+	m, st := editableMapArg(vm, s, true) // no memory arguments to read first
+	if st != StatusOK {
+		ret(s, st)
 		return
 	}
 	if !vm.mem.WriteUint32Le(u32(s, 1), uint32(m.byteSize())) {
@@ -422,15 +430,25 @@ func proxyGetHeaderMapSize(vm *VM, s []uint64) {
 	ret(s, StatusOK)
 }
 
-func proxyGetBufferStatus(vm *VM, s []uint64) {
+// bufferArg is the buffer argument 0 names as the current callback sees
+// it: BadArgument for an unknown buffer type, NotFound for a buffer the
+// callback cannot read.
+func bufferArg(vm *VM, s []uint64) (bufferRef, Status) {
 	t := BufferType(u32(s, 0))
 	if t > bufferTypeMax {
-		ret(s, StatusBadArgument)
-		return
+		return bufferRef{}, StatusBadArgument
 	}
 	b, ok := vm.buffer(vm.contextOrEffective(), t)
 	if !ok {
-		ret(s, StatusNotFound)
+		return bufferRef{}, StatusNotFound
+	}
+	return b, StatusOK
+}
+
+func proxyGetBufferStatus(vm *VM, s []uint64) {
+	b, st := bufferArg(vm, s)
+	if st != StatusOK {
+		ret(s, st)
 		return
 	}
 	if !vm.mem.WriteUint32Le(u32(s, 1), uint32(len(b.data))) ||
@@ -444,14 +462,9 @@ func proxyGetBufferStatus(vm *VM, s []uint64) {
 // proxyGetBufferBytes clamps start and length to the buffer, as cpp-host
 // does; nothing left to copy writes a null pointer and size 0.
 func proxyGetBufferBytes(vm *VM, s []uint64) {
-	t := BufferType(u32(s, 0))
-	if t > bufferTypeMax {
-		ret(s, StatusBadArgument)
-		return
-	}
-	b, ok := vm.buffer(vm.contextOrEffective(), t)
-	if !ok {
-		ret(s, StatusNotFound)
+	b, st := bufferArg(vm, s)
+	if st != StatusOK {
+		ret(s, st)
 		return
 	}
 	start, length := uint64(u32(s, 1)), uint64(u32(s, 2))
@@ -474,14 +487,9 @@ func proxyGetBufferBytes(vm *VM, s []uint64) {
 // start at or past the end appends, anything else is BadArgument; buffers
 // that are not a live body are immutable.
 func proxySetBufferBytes(vm *VM, s []uint64) {
-	t := BufferType(u32(s, 0))
-	if t > bufferTypeMax {
-		ret(s, StatusBadArgument)
-		return
-	}
-	b, ok := vm.buffer(vm.contextOrEffective(), t)
-	if !ok {
-		ret(s, StatusNotFound)
+	b, st := bufferArg(vm, s)
+	if st != StatusOK {
+		ret(s, st)
 		return
 	}
 	data, ok := vm.view(u32(s, 3), u32(s, 4))
