@@ -148,7 +148,7 @@ func (cfg PluginConfig) withDefaults() (PluginConfig, error) {
 func (cfg PluginConfig) node() (*corev3.Node, error) {
 	n := &corev3.Node{Id: cfg.NodeID, Cluster: cfg.NodeCluster}
 	if cfg.NodeMetadata != nil {
-		md, err := structpb.NewStruct(normalizeJSONLike(cfg.NodeMetadata).(map[string]any))
+		md, err := structpb.NewStruct(widenJSONLike(cfg.NodeMetadata).(map[string]any))
 		if err != nil {
 			return nil, fmt.Errorf("plugin config: node metadata: %w (use strings, numbers, "+
 				"bools, nil, []any and map[string]any)", err)
@@ -156,37 +156,6 @@ func (cfg PluginConfig) node() (*corev3.Node, error) {
 		n.Metadata = md
 	}
 	return n, nil
-}
-
-// normalizeJSONLike widens the Go types structpb does not take.
-func normalizeJSONLike(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = normalizeJSONLike(e)
-		}
-		return out
-	case map[string]string:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = e
-		}
-		return out
-	case []string:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = e
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = normalizeJSONLike(e)
-		}
-		return out
-	}
-	return v
 }
 
 // checkModule refuses what Envoy refuses before running anything: no ABI

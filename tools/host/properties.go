@@ -2,8 +2,10 @@ package host
 
 import (
 	"encoding/binary"
+	"maps"
 	"math"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,7 +18,8 @@ import (
 
 // Property values follow Envoy's CEL model: string, []byte, int64,
 // uint64, float64, bool, time.Time, time.Duration, propMap, []any, a
-// headers view, or a proto.Message.
+// headers view, or a proto.Message. Maps from configuration and from
+// protobuf Structs stay map[string]any; they serialize in key order.
 type propMap []propEntry
 
 type propEntry struct {
@@ -122,7 +125,7 @@ func (vm *VM) topLevelProperty(c *guestContext, name string) (any, bool) {
 		}
 	}
 	if v, ok := p.cfg.Properties[name]; ok {
-		return fromJSONLike(v), true
+		return widenJSONLike(v), true
 	}
 	if s != nil {
 		if v, ok := s.info.filterState["wasm."+name]; ok {
@@ -241,6 +244,9 @@ func descend(value any, part string) (any, bool) {
 	switch v := value.(type) {
 	case propMap:
 		return v.lookup(part)
+	case map[string]any:
+		e, ok := v[part]
+		return e, ok
 	case headersView:
 		return v.m.joined(part)
 	case []any:
@@ -309,41 +315,43 @@ func scalarOrMessage(fd protoreflect.FieldDescriptor, v protoreflect.Value) any 
 	return v.Int()
 }
 
+// unwrapWellKnown turns Struct, Value and ListValue into the values they
+// hold, which are property values already: maps, lists, float64, string,
+// bool and nil.
 func unwrapWellKnown(m proto.Message) any {
 	switch v := m.(type) {
 	case *structpb.Struct:
-		return fromJSONLike(v.AsMap())
+		return v.AsMap()
 	case *structpb.Value:
-		return fromJSONLike(v.AsInterface())
+		return v.AsInterface()
 	case *structpb.ListValue:
-		return fromJSONLike(v.AsSlice())
+		return v.AsSlice()
 	}
 	return m
 }
 
-// fromJSONLike turns Go values of the kind encoding/json produces (and
-// plain ints) into property values; numbers of JSON become doubles as in
-// a protobuf Struct.
-func fromJSONLike(v any) any {
+// widenJSONLike turns Go values of the kind encoding/json produces, plus
+// map[string]string, []string and the narrower number types, into what
+// both property values and structpb take: map[string]any, []any, int64,
+// uint64 and float64. Anything else comes back as it is.
+func widenJSONLike(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
-		out := make(propMap, 0, len(x))
+		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out = append(out, propEntry{k, fromJSONLike(e)})
+			out[k] = widenJSONLike(e)
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 		return out
 	case map[string]string:
-		out := make(propMap, 0, len(x))
+		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out = append(out, propEntry{k, e})
+			out[k] = e
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = fromJSONLike(e)
+			out[i] = widenJSONLike(e)
 		}
 		return out
 	case []string:
@@ -405,6 +413,12 @@ func serializeProperty(value any) ([]byte, bool) {
 			pairs = append(pairs, Header{Name: e.key, Value: string(b)})
 		}
 		return EncodePairs(pairs), true
+	case map[string]any:
+		entries := make(propMap, 0, len(v))
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			entries = append(entries, propEntry{k, v[k]})
+		}
+		return serializeProperty(entries)
 	case headersView:
 		var pairs Headers
 		seen := map[string]bool{}
