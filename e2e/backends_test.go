@@ -81,7 +81,8 @@ func startEnvoy(t *testing.T, config, upstream string) string {
 	t.Helper()
 	bin := envoyBinary()
 	if bin == "" {
-		t.Skip("Envoy is not installed: set ENVOY_BIN (e.g. to `func-e which` after `func-e use 1.33.0`) to run the Envoy backend")
+		t.Skip("Envoy is not installed: set ENVOY_BIN (e.g. to `func-e which` after " +
+			"`func-e use 1.33.0`) to run the Envoy backend")
 	}
 	wasm := buildtest.Path(t, "./filters/pathnorm")
 	listen := freePort(t)
@@ -215,7 +216,8 @@ func send(addr, target string) (*http.Response, string, error) {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(15 * time.Second))
-	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: svc.local\r\nConnection: close\r\n\r\n", target); err != nil {
+	const request = "GET %s HTTP/1.1\r\nHost: svc.local\r\nConnection: close\r\n\r\n"
+	if _, err := fmt.Fprintf(conn, request, target); err != nil {
 		return nil, "", err
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)

@@ -71,7 +71,8 @@ func TestServeDemoCLI(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	serve := exec.CommandContext(ctx, bin, "serve", "--demo", "--listen", "127.0.0.1:0", "--filter", wasm)
+	serve := exec.CommandContext(ctx, bin,
+		"serve", "--demo", "--listen", "127.0.0.1:0", "--filter", wasm)
 	serve.Dir = root
 	stdout, _ := serve.StdoutPipe()
 	var stderr bytes.Buffer
@@ -85,7 +86,8 @@ func TestServeDemoCLI(t *testing.T) {
 	go func() {
 		scanner := bufio.NewScanner(stdout)
 		for scanner.Scan() {
-			if m := regexp.MustCompile(`listening on (http://\S+),`).FindStringSubmatch(scanner.Text()); m != nil {
+			listening := regexp.MustCompile(`listening on (http://\S+),`)
+			if m := listening.FindStringSubmatch(scanner.Text()); m != nil {
 				addrCh <- m[1]
 			}
 		}
@@ -136,10 +138,14 @@ func TestReplayCLI(t *testing.T) {
 	enc := json.NewEncoder(&in)
 	for _, c := range cases {
 		_ = enc.Encode(map[string]any{"id": c.ID, "path": c.InputPath, "authority": "svc.local",
-			"peer":     map[string]string{"spiffe_id": "spiffe://cluster.local/ns/a/sa/b", "address": "10.1.2.3:4567"},
+			"peer": map[string]string{
+				"spiffe_id": "spiffe://cluster.local/ns/a/sa/b",
+				"address":   "10.1.2.3:4567",
+			},
 			"response": map[string]any{"status": 200, "chunks": []string{"hel", "lo"}}})
 	}
-	cmd := exec.Command(bin, "replay", "--filter", wasm, "--config", "{}", "--now", "2026-01-01T00:00:00Z")
+	cmd := exec.Command(bin,
+		"replay", "--filter", wasm, "--config", "{}", "--now", "2026-01-01T00:00:00Z")
 	cmd.Stdin = &in
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -176,8 +182,8 @@ func TestReplayCLI(t *testing.T) {
 		}
 		switch c.Expected.Action {
 		case "forward":
-			if rec.Action != "forward" || rec.Request == nil || rec.Request.Path != *c.Expected.Path ||
-				rec.Response.Body != "hello" {
+			if rec.Action != "forward" || rec.Request == nil ||
+				rec.Request.Path != *c.Expected.Path || rec.Response.Body != "hello" {
 				t.Errorf("%s: record %+v", c.ID, rec)
 			}
 		case "reject":
@@ -200,11 +206,14 @@ func TestPatchedEnvoyConfigStaysValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	patched, err := patchEnvoyConfig(body, 18080, 18081, "/tmp/pathnorm.wasm", `{"profile":"envoy"}`)
+	patched, err := patchEnvoyConfig(body, 18080, 18081,
+		"/tmp/pathnorm.wasm", `{"profile":"envoy"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"port_value: 18080", "port_value: 18081", "/tmp/pathnorm.wasm", `{"profile":"envoy"}`} {
+	for _, want := range []string{
+		"port_value: 18080", "port_value: 18081", "/tmp/pathnorm.wasm", `{"profile":"envoy"}`,
+	} {
 		if !strings.Contains(string(patched), want) {
 			t.Fatalf("patched config lacks %s:\n%s", want, patched)
 		}

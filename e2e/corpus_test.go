@@ -37,8 +37,8 @@ func TestCorpusOverHTTP(t *testing.T) {
 						if resp != nil {
 							status = resp.StatusCode
 						}
-						t.Errorf("%s: %q got %d and reached the app %d times, want a rejection", c.ID,
-							c.InputPath, status, len(seen))
+						t.Errorf("%s: %q got %d and reached the app %d times, want a rejection",
+							c.ID, c.InputPath, status, len(seen))
 						continue
 					}
 				case "forward":
@@ -46,13 +46,15 @@ func TestCorpusOverHTTP(t *testing.T) {
 						t.Errorf("%s: %q: %v", c.ID, c.InputPath, err)
 						continue
 					}
-					if resp.StatusCode != 200 || len(seen) != 1 || seen[0].target != *c.Expected.Path {
-						t.Errorf("%s: %q: status %d, app saw %v, want %q (body %q)", c.ID, c.InputPath,
-							resp.StatusCode, seen, *c.Expected.Path, body)
+					if resp.StatusCode != 200 || len(seen) != 1 ||
+						seen[0].target != *c.Expected.Path {
+						t.Errorf("%s: %q: status %d, app saw %v, want %q (body %q)",
+							c.ID, c.InputPath, resp.StatusCode, seen, *c.Expected.Path, body)
 						continue
 					}
 					changed := *c.Expected.Path != c.InputPath
-					if original := seen[0].header.Get("x-original-path"); changed && original != c.InputPath {
+					original := seen[0].header.Get("x-original-path")
+					if changed && original != c.InputPath {
 						t.Errorf("%s: x-original-path = %q, want %q", c.ID, original, c.InputPath)
 						continue
 					}

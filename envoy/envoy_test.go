@@ -87,14 +87,17 @@ func check(files map[string][]byte) ([]config, error) {
 		for _, w := range c.wasm {
 			parse, ok := parsers[w.GetRootId()]
 			if !ok {
-				return nil, fmt.Errorf("%s: Wasm plugin %q has no parser in this test", name, w.GetRootId())
+				return nil, fmt.Errorf("%s: Wasm plugin %q has no parser in this test",
+					name, w.GetRootId())
 			}
 			var value wrapperspb.StringValue
 			if err := w.GetConfiguration().UnmarshalTo(&value); err != nil {
-				return nil, fmt.Errorf("%s: %s configuration must be a StringValue: %w", name, w.GetName(), err)
+				return nil, fmt.Errorf("%s: %s configuration must be a StringValue: %w",
+					name, w.GetName(), err)
 			}
 			if err := parse([]byte(value.GetValue())); err != nil {
-				return nil, fmt.Errorf("%s: %s rejects its configuration: %w", name, w.GetName(), err)
+				return nil, fmt.Errorf("%s: %s rejects its configuration: %w",
+					name, w.GetName(), err)
 			}
 		}
 		if findings := manifest.Lint(docs); len(findings) > 0 {
@@ -154,17 +157,20 @@ func TestConfigs(t *testing.T) {
 			b := c.bootstrap
 			admin := b.GetAdmin().GetAddress().GetSocketAddress()
 			if admin.GetAddress() != "127.0.0.1" || admin.GetPortValue() != 9901 {
-				t.Errorf("admin on %s:%d, want 127.0.0.1:9901", admin.GetAddress(), admin.GetPortValue())
+				t.Errorf("admin on %s:%d, want 127.0.0.1:9901",
+					admin.GetAddress(), admin.GetPortValue())
 			}
 			listen := b.GetStaticResources().GetListeners()[0].GetAddress().GetSocketAddress()
 			if listen.GetAddress() != "127.0.0.1" || listen.GetPortValue() != 10000 {
-				t.Errorf("listener on %s:%d, want 127.0.0.1:10000", listen.GetAddress(), listen.GetPortValue())
+				t.Errorf("listener on %s:%d, want 127.0.0.1:10000",
+					listen.GetAddress(), listen.GetPortValue())
 			}
 			clusters := b.GetStaticResources().GetClusters()
 			up := clusters[0].GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].
 				GetEndpoint().GetAddress().GetSocketAddress()
 			if len(clusters) != 1 || up.GetAddress() != "127.0.0.1" || up.GetPortValue() != 8081 {
-				t.Errorf("upstream %s:%d, want one cluster to 127.0.0.1:8081", up.GetAddress(), up.GetPortValue())
+				t.Errorf("upstream %s:%d, want one cluster to 127.0.0.1:8081",
+					up.GetAddress(), up.GetPortValue())
 			}
 
 			if len(c.wasm) == 0 || c.wasm[0].GetRootId() != "pathnorm" {
@@ -182,7 +188,8 @@ func TestConfigs(t *testing.T) {
 				vm := cfg.GetVmConfig()
 				want := "dist/" + cfg.GetRootId() + ".wasm"
 				if got := vm.GetCode().GetLocal().GetFilename(); got != want {
-					t.Errorf("%s loads %q, want %q (relative to the repository root)", cfg.GetName(), got, want)
+					t.Errorf("%s loads %q, want %q (relative to the repository root)",
+						cfg.GetName(), got, want)
 				}
 				if vm.GetRuntime() != "envoy.wasm.runtime.v8" {
 					t.Errorf("%s runtime %q", cfg.GetName(), vm.GetRuntime())

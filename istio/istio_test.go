@@ -139,7 +139,8 @@ func TestManifests(t *testing.T) {
 		t.Fatal(err)
 	}
 	if parsed.Profile != normalize.ProfileStrict || parsed.OriginalPathHeader == "" {
-		t.Errorf("pluginConfig should use the strict profile and keep the original path: %s", config)
+		t.Errorf("pluginConfig should use the strict profile and keep the original path: %s",
+			config)
 	}
 
 	var paths []string

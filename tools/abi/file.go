@@ -21,7 +21,8 @@ func ReadModuleFile(path string) ([]byte, error) {
 }
 
 func readModuleFile(path string, limit int64) ([]byte, error) {
-	content, err := boundedfile.Read(path, "module", limit, "give the path of a compiled .wasm file")
+	content, err := boundedfile.Read(path, "module", limit,
+		"give the path of a compiled .wasm file")
 	var tooLarge *boundedfile.TooLargeError
 	if errors.As(err, &tooLarge) {
 		return nil, fmt.Errorf("read module %s: it %s, over the %d MiB limit Istio applies to "+

@@ -32,7 +32,11 @@ const (
 )
 
 var kindNames = map[byte]string{
-	kindFunc: "func", kindTable: "table", kindMemory: "memory", kindGlobal: "global", kindTag: "tag",
+	kindFunc:   "func",
+	kindTable:  "table",
+	kindMemory: "memory",
+	kindGlobal: "global",
+	kindTag:    "tag",
 }
 
 // funcType is one entry of the type section.

@@ -257,7 +257,8 @@ func (r *Report) checkExports() {
 		want, known := expectedExportSignature(e.Name, r.ABI)
 		switch {
 		case known && e.Signature != want:
-			r.problemf("export %s has signature %s; Envoy calls it as %s", e.Name, e.Signature, want)
+			r.problemf("export %s has signature %s; Envoy calls it as %s",
+				e.Name, e.Signature, want)
 		case !known && strings.HasPrefix(e.Name, "proxy_on_"):
 			r.warnf("export %s is not a callback Envoy calls", e.Name)
 		}

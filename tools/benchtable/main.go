@@ -33,7 +33,8 @@ func (r *ratios) Set(v string) error { *r = append(*r, v); return nil }
 
 func main() {
 	var pairs ratios
-	flag.Var(&pairs, "ratio", "NAME=BASELINE: report ns/op of NAME divided by BASELINE (repeatable)")
+	flag.Var(&pairs, "ratio",
+		"NAME=BASELINE: report ns/op of NAME divided by BASELINE (repeatable)")
 	flag.Parse()
 	results, err := parse(os.Stdin, os.Stdout)
 	if err != nil {

@@ -47,7 +47,9 @@ func Read(path, what string, limit int64, hint string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s %s: %w", what, path, err)
 	}
 	if int64(content.Len()) > limit {
-		return nil, &TooLargeError{Path: path, What: what, Limit: limit, Reason: "grew while being read"}
+		return nil, &TooLargeError{
+			Path: path, What: what, Limit: limit, Reason: "grew while being read",
+		}
 	}
 	return content.Bytes(), nil
 }

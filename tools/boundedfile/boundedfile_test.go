@@ -19,7 +19,8 @@ func TestRead(t *testing.T) {
 	}
 	_, err := Read(small, "configuration", 6, "")
 	var tooLarge *TooLargeError
-	if !errors.As(err, &tooLarge) || !strings.Contains(err.Error(), "is 7 bytes, over the limit of 6 bytes") {
+	if !errors.As(err, &tooLarge) ||
+		!strings.Contains(err.Error(), "is 7 bytes, over the limit of 6 bytes") {
 		t.Fatalf("over the limit: %v", err)
 	}
 
@@ -28,10 +29,12 @@ func TestRead(t *testing.T) {
 		t.Skip("no symlinks here:", err)
 	}
 	_, err = Read(link, "configuration", 1<<20, "give a JSON file")
-	if err == nil || !strings.Contains(err.Error(), "a character device, not a regular file; give a JSON file") {
+	if err == nil || !strings.Contains(err.Error(),
+		"a character device, not a regular file; give a JSON file") {
 		t.Fatalf("/dev/zero: %v", err)
 	}
-	if _, err := Read(dir, "manifest", 1<<20, ""); err == nil || !strings.Contains(err.Error(), "a directory") {
+	_, err = Read(dir, "manifest", 1<<20, "")
+	if err == nil || !strings.Contains(err.Error(), "a directory") {
 		t.Fatalf("directory: %v", err)
 	}
 	if _, err := Read(filepath.Join(dir, "missing"), "manifest", 1<<20, ""); err == nil ||

@@ -66,7 +66,8 @@ func locateSDK(ctx context.Context, goBin, projectDir string) (*moduleInfo, erro
 		return nil, err
 	}
 	if info.Dir == "" {
-		if _, err := goCommand(ctx, goBin, projectDir, nil, "mod", "download", SDKModule); err != nil {
+		_, err := goCommand(ctx, goBin, projectDir, nil, "mod", "download", SDKModule)
+		if err != nil {
 			return nil, fmt.Errorf("download %s: %w", SDKModule, err)
 		}
 		if info, err = list(); err != nil {
@@ -74,7 +75,8 @@ func locateSDK(ctx context.Context, goBin, projectDir string) (*moduleInfo, erro
 		}
 	}
 	if info.Dir == "" {
-		return nil, fmt.Errorf("%s@%s is not in the module cache after download", SDKModule, info.Version)
+		return nil, fmt.Errorf("%s@%s is not in the module cache after download",
+			SDKModule, info.Version)
 	}
 	return info, nil
 }
@@ -145,7 +147,8 @@ func patchSDKCopy(dir string) error {
 		return err
 	}
 	if !buildLine.Match(mock) {
-		return fmt.Errorf("%s has no '//go:build !tinygo' line; this SDK version is not supported by the bridge", mockHostcalls)
+		return fmt.Errorf("%s has no '//go:build !tinygo' line; "+
+			"this SDK version is not supported by the bridge", mockHostcalls)
 	}
 	mock = buildLine.ReplaceAll(mock, []byte("//go:build !tinygo && !wasip1"))
 	if err := os.WriteFile(mockPath, mock, 0o644); err != nil {
@@ -202,7 +205,9 @@ func copyTree(src, dst string) error {
 // writeWorkspace writes a go.work that uses the project and replaces the SDK
 // with the patched copy. go build -overlay cannot do this: the go command
 // refuses overlays of files inside the module cache.
-func writeWorkspace(projectDir, goVersion string, sdk *moduleInfo, sdkCopy, cacheDir string) (string, error) {
+func writeWorkspace(
+	projectDir, goVersion string, sdk *moduleInfo, sdkCopy, cacheDir string,
+) (string, error) {
 	sum := sha256.Sum256([]byte(projectDir))
 	dir := filepath.Join(cacheDir, "work-"+hex.EncodeToString(sum[:])[:16])
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -216,7 +221,8 @@ func writeWorkspace(projectDir, goVersion string, sdk *moduleInfo, sdkCopy, cach
 		return "", err
 	}
 	body := fmt.Sprintf("go %s\n\nuse %s\n\nreplace %s %s => %s\n", goVersion,
-		quoteWorkPath(projectDir), SDKModule, sdk.Version, quoteWorkPath(filepath.ToSlash(replacement)))
+		quoteWorkPath(projectDir), SDKModule, sdk.Version,
+		quoteWorkPath(filepath.ToSlash(replacement)))
 	path := filepath.Join(dir, "go.work")
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, []byte(body)) {
 		return path, nil
@@ -247,7 +253,9 @@ func quoteWorkPath(p string) string {
 
 // goCommand runs the go command in dir with extra environment and returns
 // stdout; on failure the error carries the command's own stderr.
-func goCommand(ctx context.Context, goBin, dir string, env []string, args ...string) ([]byte, error) {
+func goCommand(
+	ctx context.Context, goBin, dir string, env []string, args ...string,
+) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)

@@ -119,7 +119,8 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		toolchain = ToolchainGo
 		err = buildWithGo(ctx, opts, projectDir, pkg, tmp.Name())
 	case ToolchainTinyGo:
-		fmt.Fprintln(notices, "notice: the TinyGo toolchain path uses the unmodified SDK and is untested in this project's CI")
+		fmt.Fprintln(notices, "notice: the TinyGo toolchain path uses the unmodified SDK "+
+			"and is untested in this project's CI")
 		err = buildWithTinyGo(ctx, projectDir, pkg, tmp.Name())
 	default:
 		return nil, fmt.Errorf("unknown toolchain %q (want go or tinygo)", opts.Toolchain)
@@ -181,10 +182,12 @@ func resolvePackage(projectDir, pkg string) (root, rel, name string, err error) 
 		return "", "", "", err
 	}
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		return "", "", "", fmt.Errorf("no go.mod in %s: run wasmctl build from the project root or pass --project-dir", root)
+		return "", "", "", fmt.Errorf("no go.mod in %s: run wasmctl build from the project root "+
+			"or pass --project-dir", root)
 	}
 	if pkg == "" {
-		return "", "", "", errors.New("no filter package given: pass a path like ./filters/pathnorm or a filter name like pathnorm")
+		return "", "", "", errors.New("no filter package given: pass a path like " +
+			"./filters/pathnorm or a filter name like pathnorm")
 	}
 	candidates := []string{pkg}
 	if !strings.ContainsAny(pkg, `/\`) {
@@ -203,21 +206,23 @@ func resolvePackage(projectDir, pkg string) (root, rel, name string, err error) 
 			return root, "./" + filepath.ToSlash(r), filepath.Base(dir), nil
 		}
 	}
-	return "", "", "", fmt.Errorf("filter package %q not found under %s (try ./filters/<name>)", pkg, root)
+	return "", "", "", fmt.Errorf("filter package %q not found under %s (try ./filters/<name>)",
+		pkg, root)
 }
 
 func buildWithGo(ctx context.Context, opts Options, projectDir, pkg, output string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		return fmt.Errorf("the go command was not found on PATH: install Go %s or newer", MinGoVersion)
+		return fmt.Errorf("the go command was not found on PATH: install Go %s or newer",
+			MinGoVersion)
 	}
 	goVersion, err := toolchainVersion(ctx, goBin, projectDir)
 	if err != nil {
 		return err
 	}
 	if !atLeast(goVersion, MinGoVersion) {
-		return fmt.Errorf("Go %s is too old: building Proxy-Wasm reactors needs Go %s or newer (//go:wasmexport)",
-			goVersion, MinGoVersion)
+		return fmt.Errorf("Go %s is too old: building Proxy-Wasm reactors needs Go %s "+
+			"or newer (//go:wasmexport)", goVersion, MinGoVersion)
 	}
 
 	cacheDir := opts.CacheDir
@@ -257,7 +262,8 @@ func buildWithGo(ctx context.Context, opts Options, projectDir, pkg, output stri
 func buildWithTinyGo(ctx context.Context, projectDir, pkg, output string) error {
 	bin, err := exec.LookPath("tinygo")
 	if err != nil {
-		return errors.New("tinygo was not found on PATH: install TinyGo, or build with the default --toolchain go")
+		return errors.New("tinygo was not found on PATH: install TinyGo, " +
+			"or build with the default --toolchain go")
 	}
 	cmd := exec.CommandContext(ctx, bin, "build", "-o", output, "-target=wasi", "-scheduler=none",
 		"-no-debug", pkg)
@@ -265,7 +271,8 @@ func buildWithTinyGo(ctx context.Context, projectDir, pkg, output string) error 
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("compile %s with tinygo: %w\n%s", pkg, err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("compile %s with tinygo: %w\n%s",
+			pkg, err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
 }
@@ -277,7 +284,8 @@ var wasmOptFeatures = []string{"--enable-bulk-memory", "--enable-sign-ext",
 func optimize(ctx context.Context, path string, notices io.Writer) (bool, error) {
 	bin, err := exec.LookPath("wasm-opt")
 	if err != nil {
-		fmt.Fprintln(notices, "notice: --optimize skipped: wasm-opt (binaryen) is not installed; the module is unoptimized")
+		fmt.Fprintln(notices, "notice: --optimize skipped: wasm-opt (binaryen) is not installed; "+
+			"the module is unoptimized")
 		return false, nil
 	}
 	out := path + ".opt"

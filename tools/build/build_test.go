@@ -39,7 +39,8 @@ func TestBridgeSourcesAreGo(t *testing.T) {
 		if f.Name.Name != "internal" {
 			t.Errorf("%s declares package %s, want internal", src, f.Name.Name)
 		}
-		if strings.Contains(src, "wasip1") && !bytes.Contains(body, []byte("\n//go:build wasip1\n")) {
+		constrained := bytes.Contains(body, []byte("\n//go:build wasip1\n"))
+		if strings.Contains(src, "wasip1") && !constrained {
 			t.Errorf("%s lacks the //go:build wasip1 constraint", src)
 		}
 	}
@@ -174,7 +175,8 @@ func TestOptimizeWithoutWasmOptSaysSo(t *testing.T) {
 
 func TestMissingGoIsExplained(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	err := buildWithGo(context.Background(), Options{}, projectRoot(t), "./x", filepath.Join(t.TempDir(), "x"))
+	err := buildWithGo(context.Background(), Options{}, projectRoot(t), "./x",
+		filepath.Join(t.TempDir(), "x"))
 	if err == nil || !strings.Contains(err.Error(), "go command was not found") {
 		t.Fatalf("err = %v", err)
 	}

@@ -55,7 +55,8 @@ func TestBridgeStress(t *testing.T) {
 	}
 	defer plugin.Close(context.Background())
 	// Headers up to 64 KiB need more than Envoy's default 60 KiB limit.
-	chain := host.NewChain(host.ChainOptions{MaxRequestHeadersKB: 160, BufferLimit: 1 << 20}, plugin)
+	chain := host.NewChain(
+		host.ChainOptions{MaxRequestHeadersKB: 160, BufferLimit: 1 << 20}, plugin)
 	upstream := func(context.Context, *host.Request) (*host.Response, error) {
 		return &host.Response{Status: 204}, nil
 	}
@@ -69,8 +70,11 @@ func TestBridgeStress(t *testing.T) {
 			body = []byte(randomText(r, sizeFor(r)))
 		}
 		req := &host.Request{Method: "POST", Path: "/stress/" + strconv.Itoa(i), Authority: "svc",
-			Headers: host.Headers{{Name: "x-in", Value: in}, {Name: "x-seq", Value: strconv.Itoa(i)}},
-			Body:    body}
+			Headers: host.Headers{
+				{Name: "x-in", Value: in},
+				{Name: "x-seq", Value: strconv.Itoa(i)},
+			},
+			Body: body}
 		result, err := chain.Do(context.Background(), req, upstream)
 		if err != nil {
 			t.Fatalf("request %d: %v", i, err)
@@ -78,14 +82,16 @@ func TestBridgeStress(t *testing.T) {
 		if problem := checkEcho(result, in, body); problem != "" {
 			corrupted++
 			if corrupted <= 5 {
-				t.Errorf("request %d (x-in %d bytes, body %d bytes): %s", i, len(in), len(body), problem)
+				t.Errorf("request %d (x-in %d bytes, body %d bytes): %s",
+					i, len(in), len(body), problem)
 			}
 		}
 	}
 	if corrupted > 0 {
 		t.Fatalf("%d of %d requests came back corrupted", corrupted, requests)
 	}
-	t.Logf("%d requests, 0 corrupted values; guest memory %d bytes", requests, plugin.VM(0).MemorySize())
+	t.Logf("%d requests, 0 corrupted values; guest memory %d bytes",
+		requests, plugin.VM(0).MemorySize())
 }
 
 func checkEcho(result *host.Result, in string, body []byte) string {

@@ -115,7 +115,8 @@ func ParseNow(value string) (time.Time, error) {
 	if _, err := fmt.Sscanf(value, "%d", &secs); err == nil && fmt.Sprint(secs) == value {
 		return time.Unix(secs, 0).UTC(), nil
 	}
-	return time.Time{}, fmt.Errorf("--now %q: want RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds", value)
+	return time.Time{}, fmt.Errorf(
+		"--now %q: want RFC 3339 (2026-01-02T15:04:05Z) or Unix seconds", value)
 }
 
 // PairFilters matches --filter and --config flags given in command-line
@@ -129,7 +130,8 @@ func PairFilters(args [][2]string) ([]Filter, error) {
 			filters = append(filters, Filter{Path: a[1]})
 		case "config":
 			if len(filters) == 0 {
-				return nil, errors.New("--config comes before any --filter: give --filter FILE.wasm first, then its --config")
+				return nil, errors.New("--config comes before any --filter: " +
+					"give --filter FILE.wasm first, then its --config")
 			}
 			last := &filters[len(filters)-1]
 			if last.Config != nil {

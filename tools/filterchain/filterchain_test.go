@@ -20,14 +20,17 @@ func TestPairFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(filters) != 3 || string(filters[0].Config) != `{"a":1}` || string(filters[1].Config) != `{"b":1}` ||
+	if len(filters) != 3 || string(filters[0].Config) != `{"a":1}` ||
+		string(filters[1].Config) != `{"b":1}` ||
 		filters[2].Config != nil || filters[2].Path != "c.wasm" {
 		t.Fatalf("filters = %+v", filters)
 	}
 	for args, want := range map[string][][2]string{
 		"before any --filter": {{"config", "{}"}},
 		"two --config":        {{"filter", "a.wasm"}, {"config", "{}"}, {"config", "{}"}},
-		"read configuration":  {{"filter", "a.wasm"}, {"config", "@" + filepath.Join(dir, "missing.json")}},
+		"read configuration": {
+			{"filter", "a.wasm"}, {"config", "@" + filepath.Join(dir, "missing.json")},
+		},
 	} {
 		if _, err := PairFilters(want); err == nil || !strings.Contains(err.Error(), args) {
 			t.Errorf("PairFilters(%v) error = %v, want it to mention %q", want, err, args)
@@ -65,7 +68,8 @@ func TestLoadErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), notWasm) {
 		t.Fatalf("non-wasm file: %v", err)
 	}
-	if _, err := Load(context.Background(), []Filter{{Path: notWasm + ".missing"}}, Options{}); err == nil {
+	missing := []Filter{{Path: notWasm + ".missing"}}
+	if _, err := Load(context.Background(), missing, Options{}); err == nil {
 		t.Fatal("missing file loaded")
 	}
 	if Name("/a/b/pathnorm.wasm") != "pathnorm" {
@@ -83,7 +87,8 @@ func TestLoadRefusesEndlessFiles(t *testing.T) {
 		!strings.Contains(err.Error(), "not a regular file") {
 		t.Fatalf("module /dev/zero: %v", err)
 	}
-	if _, err := ReadConfigArg("@/dev/zero"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+	if _, err := ReadConfigArg("@/dev/zero"); err == nil ||
+		!strings.Contains(err.Error(), "not a regular file") {
 		t.Fatalf("configuration @/dev/zero: %v", err)
 	}
 }

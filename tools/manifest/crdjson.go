@@ -62,7 +62,8 @@ func checkMessageJSON(md protoreflect.MessageDescriptor, v any, path string) err
 		fd := md.Fields().ByJSONName(key)
 		if fd == nil {
 			if byName := md.Fields().ByName(protoreflect.Name(key)); byName != nil {
-				return fmt.Errorf("%s: unknown field %q: the resource schema uses the camelCase name %q",
+				return fmt.Errorf("%s: unknown field %q: "+
+					"the resource schema uses the camelCase name %q",
 					fieldPath, key, byName.JSONName())
 			}
 			return fmt.Errorf("%s: unknown field %q (known: %s)", fieldPath, key, fieldNames(md))

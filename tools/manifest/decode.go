@@ -247,7 +247,8 @@ func decodeKube(doc *Document, j []byte) error {
 	if err := checkCRDJSON(spec.ProtoReflect().Descriptor(), env.Spec); err != nil {
 		return fmt.Errorf("decode %s spec: %w", env.Kind, err)
 	}
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: false}).Unmarshal(env.Spec, spec); err != nil {
+	strict := protojson.UnmarshalOptions{DiscardUnknown: false}
+	if err := strict.Unmarshal(env.Spec, spec); err != nil {
 		return fmt.Errorf("decode %s spec: %w", env.Kind, err)
 	}
 	return nil

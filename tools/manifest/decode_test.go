@@ -85,7 +85,8 @@ static_resources:
 `
 
 func TestDecodeMultiDocument(t *testing.T) {
-	src := "# leading comment only\n---\n" + validPlugin + "---\n" + `apiVersion: security.istio.io/v1
+	src := "# leading comment only\n---\n" + validPlugin + "---\n" +
+		`apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata:
   name: default
@@ -129,7 +130,8 @@ spec:
 	if pa.Spec.GetMtls().GetMode() != secapi.PeerAuthentication_MutualTLS_STRICT {
 		t.Errorf("mtls mode %v, want STRICT", pa.Spec.GetMtls().GetMode())
 	}
-	if want := strings.Count(src[:strings.Index(src, "kind: PeerAuthentication")], "\n"); docs[1].Line != want {
+	before := src[:strings.Index(src, "kind: PeerAuthentication")]
+	if want := strings.Count(before, "\n"); docs[1].Line != want {
 		t.Errorf("PeerAuthentication starts at line %d, want %d", docs[1].Line, want)
 	}
 }
@@ -147,14 +149,16 @@ func TestDecodeEnvoy(t *testing.T) {
 		t.Errorf("cluster %q", got)
 	}
 
-	fragment := "http_filters:\n" + indentBlock(sectionOf(validBootstrap, "- name: envoy.filters.http.wasm"), 10)
+	wasmEntry := sectionOf(validBootstrap, "- name: envoy.filters.http.wasm")
+	fragment := "http_filters:\n" + indentBlock(wasmEntry, 10)
 	docs, err = manifest.Decode("fragment.yaml", []byte(fragment))
 	if err != nil {
 		t.Fatalf("fragment: %v\n%s", err, fragment)
 	}
 	hcm, ok := docs[0].Object.(*hcmv3.HttpConnectionManager)
 	if !ok || len(hcm.GetHttpFilters()) != 2 {
-		t.Fatalf("fragment decoded as %T with %d filters", docs[0].Object, len(hcm.GetHttpFilters()))
+		t.Fatalf("fragment decoded as %T with %d filters",
+			docs[0].Object, len(hcm.GetHttpFilters()))
 	}
 }
 
@@ -192,9 +196,11 @@ func TestDecodeRejects(t *testing.T) {
 			`AUTHM`},
 		{"enum as number", strings.Replace(validPlugin, "phase: AUTHN", "phase: 1", 1),
 			`write the enum by name`},
-		{"priority as string", strings.Replace(validPlugin, "priority: 1000", `priority: "1000"`, 1),
+		{"priority as string",
+			strings.Replace(validPlugin, "priority: 1000", `priority: "1000"`, 1),
 			`must be a number`},
-		{"misspelled metadata", strings.Replace(validPlugin, "namespace: shop", "namespce: shop", 1),
+		{"misspelled metadata",
+			strings.Replace(validPlugin, "namespace: shop", "namespce: shop", 1),
 			`unknown field "namespce"`},
 		{"unknown top-level key", validPlugin + "specs: {}\n", `unknown field "specs"`},
 		{"status in a manifest", validPlugin + "status: {}\n", `unknown field "status"`},
@@ -207,9 +213,11 @@ func TestDecodeRejects(t *testing.T) {
 		{"Envoy bad enum", strings.Replace(validBootstrap, "FAIL_CLOSED", "FAIL_CLOSE", 1),
 			`FAIL_CLOSE`},
 		{"Envoy unknown typed_config", strings.Replace(validBootstrap,
-			"envoy.extensions.filters.http.router.v3.Router", "envoy.extensions.filters.http.routr.v3.Router", 1),
+			"envoy.extensions.filters.http.router.v3.Router",
+			"envoy.extensions.filters.http.routr.v3.Router", 1),
 			`routr`},
-		{"Envoy PGV rule", strings.Replace(validBootstrap, "port_value: 8081", "port_value: 70000", 1),
+		{"Envoy PGV rule",
+			strings.Replace(validBootstrap, "port_value: 8081", "port_value: 70000", 1),
 			`PortValue`},
 		// This rule lives in the Wasm filter's own message, inside an Any: it
 		// is only found because every typed_config is unpacked and validated.

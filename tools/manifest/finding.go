@@ -22,7 +22,7 @@ type Finding struct {
 	Source   string   `json:"source"`           // file name, or a label for generated text
 	Line     int      `json:"line"`             // first line of the document in Source
 	Object   string   `json:"object,omitempty"` // e.g. "WasmPlugin shop/pathnorm"
-	Path     string   `json:"path"`             // field path, e.g. "spec.sha256"; "" for the whole document
+	Path     string   `json:"path"`             // e.g. "spec.sha256"; "" for the whole document
 	Severity Severity `json:"severity"`
 	Message  string   `json:"message"`
 }

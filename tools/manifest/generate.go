@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/meshsecops/filters/tools/boundedfile"
 	"sort"
@@ -137,10 +138,10 @@ func firstNonEmpty(values ...string) string {
 // check validates what both generators need before building anything.
 func (p Plugin) check() error {
 	if p.Filter == "" {
-		return fmt.Errorf("filter name is required")
+		return errors.New("filter name is required")
 	}
 	if p.URL == "" {
-		return fmt.Errorf("module url is required")
+		return errors.New("module url is required")
 	}
 	if p.Config != nil {
 		if err := CheckConfig(p.Filter, p.Config); err != nil {
@@ -236,7 +237,7 @@ func (p Plugin) match(place placement) ([]*extapi.WasmPlugin_TrafficSelector, er
 		selector.Mode = typeapi.WorkloadMode(v)
 	}
 	if selector.Mode == typeapi.WorkloadMode_SERVER && p.targetsGateway() {
-		return nil, fmt.Errorf("match mode SERVER never selects gateway traffic: Istio counts " +
+		return nil, errors.New("match mode SERVER never selects gateway traffic: Istio counts " +
 			"a gateway's listeners as CLIENT; use CLIENT_AND_SERVER or CLIENT")
 	}
 	seen := map[int]bool{}
@@ -318,7 +319,7 @@ func (p Plugin) HTTPFilter() (*hcmv3.HttpFilter, error) {
 		return nil, err
 	}
 	if p.MatchMode != "" || len(p.MatchPorts) > 0 {
-		return nil, fmt.Errorf("a match (mode or ports) applies to a WasmPlugin only; in " +
+		return nil, errors.New("a match (mode or ports) applies to a WasmPlugin only; in " +
 			"Envoy the listener whose HttpConnectionManager holds the filter decides which " +
 			"traffic it sees")
 	}
@@ -387,21 +388,23 @@ func (p Plugin) envoyCode() (*corev3.AsyncDataSource, error) {
 		return local(rest), nil
 	case "http", "https":
 		if p.SHA256 == "" {
-			return nil, fmt.Errorf("remote code needs --sha256, the sha256 of the HTTP body " +
+			return nil, errors.New("remote code needs --sha256, the sha256 of the HTTP body " +
 				"(wasmctl digest --for envoy)")
 		}
 		return &corev3.AsyncDataSource{Specifier: &corev3.AsyncDataSource_Remote{
 			Remote: &corev3.RemoteDataSource{
 				HttpUri: &corev3.HttpUri{
-					Uri:              p.URL,
-					HttpUpstreamType: &corev3.HttpUri_Cluster{Cluster: firstNonEmpty(p.RemoteCluster, "wasm_modules")},
-					Timeout:          durationpb.New(10 * time.Second),
+					Uri: p.URL,
+					HttpUpstreamType: &corev3.HttpUri_Cluster{
+						Cluster: firstNonEmpty(p.RemoteCluster, "wasm_modules"),
+					},
+					Timeout: durationpb.New(10 * time.Second),
 				},
 				Sha256: p.SHA256,
 			},
 		}}, nil
 	case "oci":
-		return nil, fmt.Errorf("Envoy cannot pull oci:// images (Istio's agent does that); " +
+		return nil, errors.New("Envoy cannot pull oci:// images (Istio's agent does that); " +
 			"pass the module's local path, e.g. dist/pathnorm.wasm")
 	}
 	return nil, fmt.Errorf("url scheme %q: use a local path, file:///, http:// or https://", scheme)

@@ -108,7 +108,8 @@ func TestWasmPluginRoundTrip(t *testing.T) {
 		t.Errorf("redirectStatus %d after the round trip", parsed.Policy.RedirectStatus)
 	}
 	// The configuration keeps the author's key order.
-	if i, j := strings.Index(string(out), "profile:"), strings.Index(string(out), "redirectStatus:"); i < 0 || j < i {
+	i, j := strings.Index(string(out), "profile:"), strings.Index(string(out), "redirectStatus:")
+	if i < 0 || j < i {
 		t.Errorf("pluginConfig keys reordered:\n%s", out)
 	}
 }
@@ -116,7 +117,9 @@ func TestWasmPluginRoundTrip(t *testing.T) {
 func TestWasmPluginOptions(t *testing.T) {
 	p := basePlugin()
 	p.Selector = nil
-	p.TargetRefs = []manifest.TargetRef{{Group: "gateway.networking.k8s.io", Kind: "Gateway", Name: "edge"}}
+	p.TargetRefs = []manifest.TargetRef{
+		{Group: "gateway.networking.k8s.io", Kind: "Gateway", Name: "edge"},
+	}
 	prio := int32(5)
 	p.Priority, p.Phase, p.FailStrategy = &prio, "authz", "FAIL_RELOAD"
 	p.PullSecret, p.Name, p.PluginName = "registry-creds", "edge-pathnorm", "pathnorm_root"
@@ -149,19 +152,24 @@ func TestWasmPluginGeneratorRefuses(t *testing.T) {
 		{"config rejected by pathnorm", func(p *manifest.Plugin) {
 			p.Config = []byte(`{"profile":"strikt"}`)
 		}, `unknown profile "strikt"`},
-		{"unknown filter", func(p *manifest.Plugin) { p.Filter = "nosuch" }, "no configuration parser"},
+		{"unknown filter", func(p *manifest.Plugin) { p.Filter = "nosuch" },
+			"no configuration parser"},
 		{"sha256 mismatch", func(p *manifest.Plugin) {
 			p.URL += "@sha256:" + digestB
 		}, "differs from the digest in the url"},
 		{"bad sha256", func(p *manifest.Plugin) { p.SHA256 = "sha256:" + digestA }, "prefix"},
 		{"bad phase", func(p *manifest.Plugin) { p.Phase = "EARLY" }, `phase "EARLY"`},
 		{"pathnorm after authz", func(p *manifest.Plugin) { p.Phase = "STATS" }, "places it after"},
-		{"bad fail strategy", func(p *manifest.Plugin) { p.FailStrategy = "FAIL_SOFT" }, "fail strategy"},
+		{"bad fail strategy", func(p *manifest.Plugin) { p.FailStrategy = "FAIL_SOFT" },
+			"fail strategy"},
 		{"bad pull policy", func(p *manifest.Plugin) { p.PullPolicy = "Never" }, "pull policy"},
 		{"selector with target ref", func(p *manifest.Plugin) {
-			p.TargetRefs = []manifest.TargetRef{{Group: "gateway.networking.k8s.io", Kind: "Gateway", Name: "gw"}}
+			p.TargetRefs = []manifest.TargetRef{
+				{Group: "gateway.networking.k8s.io", Kind: "Gateway", Name: "gw"},
+			}
 		}, "only one of selector"},
-		{"bad scheme", func(p *manifest.Plugin) { p.URL = "s3://bucket/pathnorm.wasm" }, `scheme "s3"`},
+		{"bad scheme", func(p *manifest.Plugin) { p.URL = "s3://bucket/pathnorm.wasm" },
+			`scheme "s3"`},
 		{"no url", func(p *manifest.Plugin) { p.URL = "" }, "url is required"},
 	}
 	for _, c := range cases {
@@ -221,7 +229,8 @@ func TestHTTPFilterRoundTrip(t *testing.T) {
 
 	// The fragment pasted into a bootstrap still lints clean.
 	entry := strings.TrimPrefix(string(out), "http_filters:\n")
-	indented := "          " + strings.ReplaceAll(strings.TrimRight(entry, "\n"), "\n", "\n          ") + "\n"
+	const pad = "          "
+	indented := pad + strings.ReplaceAll(strings.TrimRight(entry, "\n"), "\n", "\n"+pad) + "\n"
 	bootstrap := strings.Replace(validBootstrap,
 		sectionOf(validBootstrap, "- name: envoy.filters.http.wasm"),
 		indented+sectionOf(validBootstrap, "- name: envoy.filters.http.router"), 1)
@@ -253,19 +262,22 @@ func TestHTTPFilterCodeSources(t *testing.T) {
 	}
 	remote := wasmConfigOf(t, out).GetVmConfig().GetCode().GetRemote()
 	if remote.GetSha256() != digestA || remote.GetHttpUri().GetCluster() != "modules" ||
-		remote.GetHttpUri().GetUri() != p.URL || remote.GetHttpUri().GetTimeout().AsDuration() <= 0 {
+		remote.GetHttpUri().GetUri() != p.URL ||
+		remote.GetHttpUri().GetTimeout().AsDuration() <= 0 {
 		t.Errorf("remote code:\n%s", out)
 	}
 
 	for _, c := range []struct{ url, sha, want string }{
-		{"oci://registry.example.internal/meshsecops/pathnorm:v0.1.0", digestA, "cannot pull oci://"},
+		{"oci://registry.example.internal/meshsecops/pathnorm:v0.1.0", digestA,
+			"cannot pull oci://"},
 		{"https://modules.example/pathnorm.wasm", "", "needs --sha256"},
 		{"https://modules.example/pathnorm.wasm", "ABC", "64 lowercase hex"},
 		{"file://relative/pathnorm.wasm", "", "must be absolute"},
 	} {
 		p := basePlugin()
 		p.URL, p.SHA256 = c.url, c.sha
-		if _, _, err := manifest.HTTPFilterYAML(p); err == nil || !strings.Contains(err.Error(), c.want) {
+		_, _, err := manifest.HTTPFilterYAML(p)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s sha %q: error %v, want %q", c.url, c.sha, err, c.want)
 		}
 	}
@@ -273,7 +285,8 @@ func TestHTTPFilterCodeSources(t *testing.T) {
 
 func TestFlagParsers(t *testing.T) {
 	ref, err := manifest.ParseTargetRef("gateway/edge")
-	if err != nil || ref != (manifest.TargetRef{Group: "gateway.networking.k8s.io", Kind: "Gateway", Name: "edge"}) {
+	edge := manifest.TargetRef{Group: "gateway.networking.k8s.io", Kind: "Gateway", Name: "edge"}
+	if err != nil || ref != edge {
 		t.Errorf("ParseTargetRef = %+v, %v", ref, err)
 	}
 	ref, err = manifest.ParseTargetRef("Service/checkout")
@@ -287,7 +300,8 @@ func TestFlagParsers(t *testing.T) {
 	}
 
 	labels, err := manifest.ParseLabels([]string{"app=storefront", "tier=web"})
-	if err != nil || !reflect.DeepEqual(labels, map[string]string{"app": "storefront", "tier": "web"}) {
+	wantLabels := map[string]string{"app": "storefront", "tier": "web"}
+	if err != nil || !reflect.DeepEqual(labels, wantLabels) {
 		t.Errorf("ParseLabels = %v, %v", labels, err)
 	}
 	if _, err := manifest.ParseLabels([]string{"app"}); err == nil {

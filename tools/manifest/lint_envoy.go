@@ -32,7 +32,8 @@ func lintBootstrap(fs *findings, b *bootstrapv3.Bootstrap) {
 	for _, c := range b.GetStaticResources().GetClusters() {
 		clusters[c.GetName()] = true
 	}
-	if sa := b.GetAdmin().GetAddress().GetSocketAddress(); sa != nil && !isLoopback(sa.GetAddress()) {
+	if sa := b.GetAdmin().GetAddress().GetSocketAddress(); sa != nil &&
+		!isLoopback(sa.GetAddress()) {
 		fs.warnf("admin.address.socket_address.address", "admin interface on %s is reachable "+
 			"beyond this host; it can change log levels and stop Envoy. Bind it to 127.0.0.1",
 			sa.GetAddress())

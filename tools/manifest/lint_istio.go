@@ -387,7 +387,8 @@ func lintPriority(p pluginRef, plugins []pluginRef) []Finding {
 	mine := priorityOf(p.wp.Spec.GetPriority())
 	for _, other := range plugins {
 		if other.wp == p.wp || other.wp.Namespace != p.wp.Namespace ||
-			other.wp.Spec.GetPhase() != p.wp.Spec.GetPhase() || placements[other.filter].beforeAuthz {
+			other.wp.Spec.GetPhase() != p.wp.Spec.GetPhase() ||
+			placements[other.filter].beforeAuthz {
 			continue
 		}
 		if priorityOf(other.wp.Spec.GetPriority()) >= mine {

@@ -2,6 +2,7 @@ package manifest_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -184,7 +185,8 @@ func TestLintWasmPlugin(t *testing.T) {
 			replace("  pluginName:", "  type: NETWORK\n  pluginName:"),
 			[]want{{manifest.SeverityError, "spec.type", "HTTP filter"}}},
 		{"selector and targetRefs",
-			replace("  url:", "  targetRefs:\n  - {kind: Gateway, group: gateway.networking.k8s.io, name: gw}\n  url:"),
+			replace("  url:", "  targetRefs:\n"+
+				"  - {kind: Gateway, group: gateway.networking.k8s.io, name: gw}\n  url:"),
 			[]want{{manifest.SeverityError, "spec", "only one of selector"}}},
 		{"targetRef kind",
 			replace("  selector:\n    matchLabels:\n      app: storefront\n",
@@ -193,7 +195,8 @@ func TestLintWasmPlugin(t *testing.T) {
 		{"targetRef group",
 			replace("  selector:\n    matchLabels:\n      app: storefront\n",
 				"  targetRefs:\n  - {kind: Gateway, name: gw}\n"),
-			[]want{{manifest.SeverityError, "spec.targetRefs[0].group", "gateway.networking.k8s.io"}}},
+			[]want{{manifest.SeverityError, "spec.targetRefs[0].group",
+				"gateway.networking.k8s.io"}}},
 		{"env var rules",
 			replace("  pluginName:", "  vmConfig:\n    env:\n    - {name: MODE, value: a}\n"+
 				"    - {name: MODE, value: b}\n    - {name: HOME, valueFrom: HOST, value: x}\n"+
@@ -272,22 +275,28 @@ func TestLintMesh(t *testing.T) {
 			"  pluginConfig:", "  match:\n  - mode: CLIENT\n  pluginConfig:", 1), authzPolicy),
 			[]want{pathWarning}},
 		{"port-restricted normalizer does not count", join(strings.Replace(validPlugin,
-			"  pluginConfig:", "  match:\n  - mode: SERVER\n    ports: [{number: 9999}]\n  pluginConfig:", 1),
+			"  pluginConfig:",
+			"  match:\n  - mode: SERVER\n    ports: [{number: 9999}]\n  pluginConfig:", 1),
 			authzPolicy), []want{pathWarning}},
 		{"inbound normalizer counts", join(strings.Replace(validPlugin,
-			"  pluginConfig:", "  match:\n  - mode: SERVER\n  pluginConfig:", 1), authzPolicy), nil},
+			"  pluginConfig:", "  match:\n  - mode: SERVER\n  pluginConfig:", 1),
+			authzPolicy), nil},
 		{"normalizer that audits dot-segments does not count", join(strings.Replace(validPlugin,
-			"    maxPathLength: 4096\n", "    maxPathLength: 4096\n    actions: {dot_segment: audit}\n", 1),
+			"    maxPathLength: 4096\n",
+			"    maxPathLength: 4096\n    actions: {dot_segment: audit}\n", 1),
 			authzPolicy), []want{pathWarning,
 			{manifest.SeverityWarning, "spec.pluginConfig", "actions.dot_segment is audit"}}},
 		{"auditing a switchable check keeps normalizing", join(strings.Replace(validPlugin,
-			"    maxPathLength: 4096\n", "    maxPathLength: 4096\n    actions: {trailing_dot: audit}\n", 1),
+			"    maxPathLength: 4096\n",
+			"    maxPathLength: 4096\n    actions: {trailing_dot: audit}\n", 1),
 			authzPolicy), nil},
 		{"auditing fragments forwards raw paths", strings.Replace(validPlugin,
-			"    maxPathLength: 4096\n", "    maxPathLength: 4096\n    actions: {fragment: audit}\n", 1),
+			"    maxPathLength: 4096\n",
+			"    maxPathLength: 4096\n    actions: {fragment: audit}\n", 1),
 			[]want{{manifest.SeverityWarning, "spec.pluginConfig", "actions.fragment is audit"}}},
 		{"auditing invalid characters forwards raw paths", join(strings.Replace(validPlugin,
-			"    maxPathLength: 4096\n", "    maxPathLength: 4096\n    actions: {invalid_char: audit}\n", 1),
+			"    maxPathLength: 4096\n",
+			"    maxPathLength: 4096\n    actions: {invalid_char: audit}\n", 1),
 			authzPolicy), []want{pathWarning,
 			{manifest.SeverityWarning, "spec.pluginConfig", "actions.invalid_char is audit"}}},
 		{"unmerged slashes leave //admin open", join(strings.Replace(validPlugin,
@@ -303,17 +312,20 @@ func TestLintMesh(t *testing.T) {
 		{"ALLOW with notPaths", strings.Replace(strings.Replace(authzPolicy, "DENY", "ALLOW", 1),
 			"paths:", "notPaths:", 1), []want{pathWarning}},
 		{"principals need STRICT mTLS", join(validPlugin, strings.Replace(authzPolicy,
-			"  - to:", "  - from:\n    - source: {principals: [cluster.local/ns/shop/sa/admin]}\n    to:", 1)),
+			"  - to:",
+			"  - from:\n    - source: {principals: [cluster.local/ns/shop/sa/admin]}\n    to:", 1)),
 			[]want{{manifest.SeverityWarning, "spec.rules[0].from[0].source", "STRICT"}}},
 		{"principals with STRICT mTLS", join(validPlugin, strictMTLS, strings.Replace(authzPolicy,
-			"  - to:", "  - from:\n    - source: {principals: [cluster.local/ns/shop/sa/admin]}\n    to:", 1)),
+			"  - to:",
+			"  - from:\n    - source: {principals: [cluster.local/ns/shop/sa/admin]}\n    to:", 1)),
 			nil},
 		{"permissive mTLS", strings.Replace(strictMTLS, "STRICT", "PERMISSIVE", 1),
 			[]want{{manifest.SeverityWarning, "spec.mtls.mode", "plaintext"}}},
 		{"another plugin outranks the normalizer", join(validPlugin, strings.NewReplacer(
 			"name: pathnorm", "name: early", "pluginName: pathnorm", "pluginName: early",
 			"priority: 1000", "priority: 2000", "meshsecops/pathnorm", "meshsecops/early",
-			"  pluginConfig:\n    profile: strict\n    maxPathLength: 4096\n", "").Replace(validPlugin)),
+			"  pluginConfig:\n    profile: strict\n    maxPathLength: 4096\n",
+			"").Replace(validPlugin)),
 			[]want{
 				{manifest.SeverityWarning, "spec.priority", "must run first"},
 				{manifest.SeverityWarning, "spec.pluginConfig", "not checked"},
@@ -334,7 +346,8 @@ func TestLintEnvoy(t *testing.T) {
 		return strings.Replace(validBootstrap, old, new, 1)
 	}
 	const (
-		base  = "static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters"
+		base = "static_resources.listeners[0].filter_chains[0].filters[0]" +
+			".typed_config.http_filters"
 		wasm  = base + "[0].typed_config.config"
 		local = "code: {local: {filename: dist/pathnorm.wasm}}"
 	)
@@ -349,16 +362,23 @@ func TestLintEnvoy(t *testing.T) {
 	}{
 		{"remote code", remote("upstream", digestA), nil},
 		{"remote code: unknown cluster", remote("modules", digestA),
-			[]want{{manifest.SeverityError, wasm + ".vm_config.code.remote.http_uri.cluster", "not defined"}}},
+			[]want{{manifest.SeverityError, wasm + ".vm_config.code.remote.http_uri.cluster",
+				"not defined"}}},
 		{"remote code: bad sha256", remote("upstream", "ABC"),
-			[]want{{manifest.SeverityError, wasm + ".vm_config.code.remote.sha256", "64 lowercase hex"}}},
+			[]want{{manifest.SeverityError, wasm + ".vm_config.code.remote.sha256",
+				"64 lowercase hex"}}},
 		{"no code", replace(local+"\n", "\n"),
 			[]want{{manifest.SeverityError, wasm + ".vm_config.code", "required"}}},
-		{"no vm_config", replace("                vm_config:\n                  runtime: envoy.wasm.runtime.v8\n                  "+local+"\n", ""),
+		{"no vm_config", replace("                vm_config:\n"+
+			"                  runtime: envoy.wasm.runtime.v8\n"+
+			"                  "+local+"\n", ""),
 			[]want{{manifest.SeverityError, wasm + ".vm_config", "no code to run"}}},
-		{"wasmtime runtime", replace("runtime: envoy.wasm.runtime.v8", "runtime: envoy.wasm.runtime.wasmtime"),
-			[]want{{manifest.SeverityWarning, wasm + ".vm_config.runtime", "official Envoy builds"}}},
-		{"null runtime", replace("runtime: envoy.wasm.runtime.v8", "runtime: envoy.wasm.runtime.null"),
+		{"wasmtime runtime",
+			replace("runtime: envoy.wasm.runtime.v8", "runtime: envoy.wasm.runtime.wasmtime"),
+			[]want{{manifest.SeverityWarning, wasm + ".vm_config.runtime",
+				"official Envoy builds"}}},
+		{"null runtime",
+			replace("runtime: envoy.wasm.runtime.v8", "runtime: envoy.wasm.runtime.null"),
 			[]want{{manifest.SeverityError, wasm + ".vm_config.runtime", "compiled into Envoy"}}},
 		{"unknown runtime", replace("runtime: envoy.wasm.runtime.v8", "runtime: v8"),
 			[]want{{manifest.SeverityError, wasm + ".vm_config.runtime", "unknown runtime"}}},
@@ -368,13 +388,17 @@ func TestLintEnvoy(t *testing.T) {
 			[]want{{manifest.SeverityError, wasm + ".configuration", "unknown profile"}}},
 		{"configuration not JSON", replace(`'{"profile":"strict"}'`, `'profile: strict'`),
 			[]want{{manifest.SeverityError, wasm + ".configuration", "not valid JSON"}}},
-		{"configuration as Struct", replace("\"@type\": type.googleapis.com/google.protobuf.StringValue\n"+
-			"                  value: '{\"profile\":\"strict\"}'",
-			"\"@type\": type.googleapis.com/google.protobuf.Struct\n                  value: {profile: strikt}"),
+		{"configuration as Struct", replace(
+			"\"@type\": type.googleapis.com/google.protobuf.StringValue\n"+
+				"                  value: '{\"profile\":\"strict\"}'",
+			"\"@type\": type.googleapis.com/google.protobuf.Struct\n"+
+				"                  value: {profile: strikt}"),
 			[]want{{manifest.SeverityError, wasm + ".configuration", "unknown profile"}}},
-		{"configuration of a wrong type", replace("\"@type\": type.googleapis.com/google.protobuf.StringValue\n"+
-			"                  value: '{\"profile\":\"strict\"}'",
-			"\"@type\": type.googleapis.com/google.protobuf.Int32Value\n                  value: 5"),
+		{"configuration of a wrong type", replace(
+			"\"@type\": type.googleapis.com/google.protobuf.StringValue\n"+
+				"                  value: '{\"profile\":\"strict\"}'",
+			"\"@type\": type.googleapis.com/google.protobuf.Int32Value\n"+
+				"                  value: 5"),
 			[]want{{manifest.SeverityError, wasm + ".configuration", "cannot carry"}}},
 		{"fail open", replace("failure_policy: FAIL_CLOSED", "failure_policy: FAIL_OPEN"),
 			[]want{{manifest.SeverityWarning, wasm + ".failure_policy", "fails open"}}},
@@ -398,10 +422,14 @@ func TestLintEnvoy(t *testing.T) {
 			[]want{{manifest.SeverityError, base + "[0]", "must be the last"}}},
 		{"no router", replace(sectionOf(validBootstrap, "- name: envoy.filters.http.router"), ""),
 			[]want{{manifest.SeverityError, base, "no router"}}},
-		{"admin exposed", replace("address: 127.0.0.1, port_value: 9901", "address: 0.0.0.0, port_value: 9901"),
-			[]want{{manifest.SeverityWarning, "admin.address.socket_address.address", "beyond this host"}}},
+		{"admin exposed",
+			replace("address: 127.0.0.1, port_value: 9901", "address: 0.0.0.0, port_value: 9901"),
+			[]want{{manifest.SeverityWarning, "admin.address.socket_address.address",
+				"beyond this host"}}},
 		{"env conflict", replace("runtime: envoy.wasm.runtime.v8",
-			"runtime: envoy.wasm.runtime.v8\n                  environment_variables: {host_env_keys: [A], key_values: {A: b}}"),
+			"runtime: envoy.wasm.runtime.v8\n"+
+				"                  environment_variables: "+
+				"{host_env_keys: [A], key_values: {A: b}}"),
 			[]want{{manifest.SeverityError, wasm + ".vm_config.environment_variables", "both"}}},
 	}
 	for _, c := range cases {
@@ -413,16 +441,20 @@ func TestLintEnvoy(t *testing.T) {
 
 func TestLintEnvoyOrder(t *testing.T) {
 	// Another Wasm filter ahead of the normalizer sees raw paths.
-	other := strings.NewReplacer("name: pathnorm", "name: early", "root_id: pathnorm", "root_id: early",
+	other := strings.NewReplacer(
+		"name: pathnorm", "name: early",
+		"root_id: pathnorm", "root_id: early",
 		"dist/pathnorm.wasm", "dist/early.wasm").
 		Replace(sectionOf(validBootstrap, "- name: envoy.filters.http.wasm"))
-	other = strings.TrimSuffix(other, sectionOf(validBootstrap, "- name: envoy.filters.http.router"))
+	router := sectionOf(validBootstrap, "- name: envoy.filters.http.router")
+	other = strings.TrimSuffix(other, router)
 	src := strings.Replace(validBootstrap, "          - name: envoy.filters.http.wasm\n",
 		other+"          - name: envoy.filters.http.wasm\n", 1)
 	got := lintOne(t, src)
 	path := "static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters"
 	assertFindings(t, got,
-		want{manifest.SeverityWarning, path + "[0].typed_config.config.configuration", "not checked"},
+		want{manifest.SeverityWarning, path + "[0].typed_config.config.configuration",
+			"not checked"},
 		want{manifest.SeverityWarning, path + "[1]", "runs after"})
 }
 
@@ -431,7 +463,7 @@ func TestRegisteredParserIsUsed(t *testing.T) {
 	manifest.RegisterParser("echo-test", func(config []byte) error {
 		seen = append(seen, string(config))
 		if strings.Contains(string(config), "bad") {
-			return fmt.Errorf("bad value")
+			return errors.New("bad value")
 		}
 		return nil
 	})
@@ -447,7 +479,8 @@ func TestRegisteredParserIsUsed(t *testing.T) {
 	if err := json.Unmarshal([]byte(seen[0]), &config); err != nil || config["mode"] != "bad" {
 		t.Fatalf("parser got %q, want the pluginConfig as JSON", seen[0])
 	}
-	if !contains(manifest.KnownFilters(), "echo-test") || !contains(manifest.KnownFilters(), "pathnorm") {
+	known := manifest.KnownFilters()
+	if !contains(known, "echo-test") || !contains(known, "pathnorm") {
 		t.Fatalf("KnownFilters() = %v", manifest.KnownFilters())
 	}
 }
@@ -504,7 +537,8 @@ func TestLintFilesChecksFilesTogether(t *testing.T) {
 }
 
 func TestLintGatewayTargets(t *testing.T) {
-	gatewayPlugin := strings.Replace(validPlugin, "  selector:\n    matchLabels:\n      app: storefront\n",
+	gatewayPlugin := strings.Replace(validPlugin,
+		"  selector:\n    matchLabels:\n      app: storefront\n",
 		"  targetRefs:\n  - {kind: Gateway, group: gateway.networking.k8s.io, name: edge}\n", 1)
 	gatewayPolicy := strings.Replace(authzPolicy,
 		"  selector:\n    matchLabels:\n      app: storefront\n      tier: web\n",
@@ -520,8 +554,9 @@ func TestLintGatewayTargets(t *testing.T) {
 }
 
 func TestLintEnvoyBytesConfiguration(t *testing.T) {
-	src := strings.Replace(validBootstrap, "\"@type\": type.googleapis.com/google.protobuf.StringValue\n"+
-		"                  value: '{\"profile\":\"strict\"}'",
+	src := strings.Replace(validBootstrap,
+		"\"@type\": type.googleapis.com/google.protobuf.StringValue\n"+
+			"                  value: '{\"profile\":\"strict\"}'",
 		"\"@type\": type.googleapis.com/google.protobuf.BytesValue\n"+
 			"                  value: eyJwcm9maWxlIjoic3RyaWt0In0=", 1) // {"profile":"strikt"}
 	assertFindings(t, lintOne(t, src), want{manifest.SeverityError,

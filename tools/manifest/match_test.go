@@ -63,7 +63,8 @@ func TestWasmPluginMatch(t *testing.T) {
 		want   *wantMatch
 	}{
 		// pathnorm runs inbound by default: AuthorizationPolicy is enforced there.
-		{"pathnorm default", func(*manifest.Plugin) {}, &wantMatch{typeapi.WorkloadMode_SERVER, nil}},
+		{"pathnorm default", func(*manifest.Plugin) {},
+			&wantMatch{typeapi.WorkloadMode_SERVER, nil}},
 		{"ports keep the default mode", func(p *manifest.Plugin) {
 			p.MatchPorts = []int{8080, 9090}
 		}, &wantMatch{typeapi.WorkloadMode_SERVER, []uint32{8080, 9090}}},
@@ -105,10 +106,12 @@ func TestWasmPluginMatchRefuses(t *testing.T) {
 		change func(*manifest.Plugin)
 		want   string
 	}{
-		{"unknown mode", func(p *manifest.Plugin) { p.MatchMode = "INBOUND" }, `match mode "INBOUND"`},
+		{"unknown mode", func(p *manifest.Plugin) { p.MatchMode = "INBOUND" },
+			`match mode "INBOUND"`},
 		{"undefined mode", func(p *manifest.Plugin) { p.MatchMode = "UNDEFINED" }, "use SERVER"},
 		{"port 0", func(p *manifest.Plugin) { p.MatchPorts = []int{0} }, "port 0 is outside"},
-		{"port too high", func(p *manifest.Plugin) { p.MatchPorts = []int{65536} }, "outside 1-65535"},
+		{"port too high", func(p *manifest.Plugin) { p.MatchPorts = []int{65536} },
+			"outside 1-65535"},
 		{"port twice", func(p *manifest.Plugin) { p.MatchPorts = []int{80, 80} }, "given twice"},
 		{"SERVER on a gateway", func(p *manifest.Plugin) {
 			p.Selector, p.MatchMode = nil, "SERVER"

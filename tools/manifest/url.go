@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -43,7 +44,7 @@ type moduleURL struct {
 // reference, as in Istio.
 func parseModuleURL(raw string) (moduleURL, error) {
 	if raw == "" {
-		return moduleURL{}, fmt.Errorf("url is required")
+		return moduleURL{}, errors.New("url is required")
 	}
 	var m moduleURL
 	rest := raw
@@ -57,7 +58,7 @@ func parseModuleURL(raw string) (moduleURL, error) {
 		return m, fmt.Errorf("parse url: %w", err)
 	}
 	if u.User != nil {
-		return m, fmt.Errorf("url carries credentials; use imagePullSecret instead")
+		return m, errors.New("url carries credentials; use imagePullSecret instead")
 	}
 	m.path = u.Path
 
@@ -77,14 +78,14 @@ func parseModuleURL(raw string) (moduleURL, error) {
 		m.filePath = u.Path
 		return m, nil
 	default:
-		return m, fmt.Errorf("url scheme %q is not supported: use oci://, https://, http:// or file://",
-			m.scheme)
+		return m, fmt.Errorf(
+			"url scheme %q is not supported: use oci://, https://, http:// or file://", m.scheme)
 	}
 }
 
 func (m *moduleURL) parseOCI(u *url.URL) error {
 	if u.Host == "" {
-		return fmt.Errorf("oci url needs a registry host, e.g. oci://registry.example/repo:tag")
+		return errors.New("oci url needs a registry host, e.g. oci://registry.example/repo:tag")
 	}
 	refText := u.Host + u.Path
 	if i := strings.Index(refText, "@"); i >= 0 {

@@ -154,7 +154,10 @@ func Build(module []byte, format Format) (*Image, error) {
 		img.MediaType = types.OCIManifestSchema1
 		configType = types.OCIConfigJSON
 		// The layers are stored uncompressed, so each diff ID is its digest.
-		img.Layers = []Blob{newBlob(RuntimeConfigType, runtimeConfig), newBlob(ContentLayerType, module)}
+		img.Layers = []Blob{
+			newBlob(RuntimeConfigType, runtimeConfig),
+			newBlob(ContentLayerType, module),
+		}
 		diffIDs = []v1.Hash{img.Layers[0].Digest, img.Layers[1].Digest}
 	default:
 		return nil, fmt.Errorf("unknown image format %q: use oci, docker or oci-two-layer", format)

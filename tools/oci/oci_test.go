@@ -53,7 +53,8 @@ func untar(t *testing.T, gz []byte) ([]*tar.Header, map[string][]byte) {
 		t.Fatalf("layer is not gzip: %v", err)
 	}
 	if zr.Name != "" || !zr.ModTime.IsZero() || zr.Comment != "" {
-		t.Errorf("gzip header carries name %q, mtime %v, comment %q", zr.Name, zr.ModTime, zr.Comment)
+		t.Errorf("gzip header carries name %q, mtime %v, comment %q",
+			zr.Name, zr.ModTime, zr.Comment)
 	}
 	tr := tar.NewReader(zr)
 	var headers []*tar.Header
@@ -119,7 +120,8 @@ func checkLayout(t *testing.T, format oci.Format, rawManifest []byte,
 	}
 	wantVariant := map[oci.Format]string{oci.FormatOCI: "compat"}[format]
 	if m.Annotations[oci.VariantAnnotation] != wantVariant {
-		t.Errorf("variant annotation %q, want %q", m.Annotations[oci.VariantAnnotation], wantVariant)
+		t.Errorf("variant annotation %q, want %q",
+			m.Annotations[oci.VariantAnnotation], wantVariant)
 	}
 
 	var config v1.ConfigFile
@@ -344,7 +346,8 @@ func TestPushPullEveryFormat(t *testing.T) {
 				t.Fatalf("second push: %v", err)
 			}
 			if again.ManifestDigest != res.ManifestDigest {
-				t.Errorf("second push digest %s, first %s", again.ManifestDigest, res.ManifestDigest)
+				t.Errorf("second push digest %s, first %s",
+					again.ManifestDigest, res.ManifestDigest)
 			}
 		})
 	}
@@ -359,7 +362,8 @@ func TestDigestsForEachLoader(t *testing.T) {
 	for name, content := range cases {
 		got, err := oci.HTTPSHA256(content)
 		if err != nil || got != sha256Hex(wasm) {
-			t.Errorf("%s: HTTPSHA256 = %s %v, want the module's %s", name, got, err, sha256Hex(wasm))
+			t.Errorf("%s: HTTPSHA256 = %s %v, want the module's %s",
+				name, got, err, sha256Hex(wasm))
 		}
 		if oci.EnvoySHA256(content) != sha256Hex(content) {
 			t.Errorf("%s: EnvoySHA256 is not the hash of the served bytes", name)
@@ -397,7 +401,8 @@ func gzipped(t *testing.T, b []byte) []byte {
 func tarred(t *testing.T, name string, b []byte) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: name, Size: int64(len(b)), Mode: 0o644}); err != nil {
+	header := &tar.Header{Name: name, Size: int64(len(b)), Mode: 0o644}
+	if err := tw.WriteHeader(header); err != nil {
 		t.Fatal(err)
 	}
 	tw.Write(b)
@@ -632,8 +637,9 @@ func TestProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
+	total := fmt.Sprintf("of %.1f MiB", float64(len(big))/(1<<20))
 	if len(lines) == 0 || !strings.HasPrefix(lines[len(lines)-1], "uploaded ") ||
-		!strings.Contains(lines[len(lines)-1], fmt.Sprintf("of %.1f MiB", float64(len(big))/(1<<20))) {
+		!strings.Contains(lines[len(lines)-1], total) {
 		t.Errorf("progress lines %q", lines)
 	}
 }

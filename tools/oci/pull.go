@@ -284,7 +284,8 @@ func verifiedBlob(layer v1.Layer, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("layer size: %w", err)
 	}
 	if wantSize > limit {
-		return nil, fmt.Errorf("layer %s is %d bytes, over the %d MiB limit", want, wantSize, limit>>20)
+		return nil, fmt.Errorf("layer %s is %d bytes, over the %d MiB limit",
+			want, wantSize, limit>>20)
 	}
 	rc, err := layer.Compressed()
 	if err != nil {
@@ -298,7 +299,9 @@ func verifiedBlob(layer v1.Layer, limit int64) ([]byte, error) {
 	sum := sha256.Sum256(blob)
 	got := "sha256:" + hex.EncodeToString(sum[:])
 	if want.Algorithm != "sha256" || got != want.String() || int64(len(blob)) != wantSize {
-		return nil, fmt.Errorf("layer %s: the registry sent %d bytes with digest %s (the manifest says %d bytes): refusing a module that does not match its image", want, len(blob), got, wantSize)
+		return nil, fmt.Errorf("layer %s: the registry sent %d bytes with digest %s "+
+			"(the manifest says %d bytes): refusing a module that does not match its image",
+			want, len(blob), got, wantSize)
 	}
 	return blob, nil
 }
@@ -389,7 +392,7 @@ func Unbox(content []byte) ([]byte, error) {
 				"only)", strings.Join(steps, ", then "), ErrNotWasm)
 		}
 	}
-	return nil, fmt.Errorf("content is nested more than 8 archives deep")
+	return nil, errors.New("content is nested more than 8 archives deep")
 }
 
 // HTTPSHA256 is the sha256 a WasmPlugin with an http(s):// URL expects for

@@ -59,7 +59,8 @@ func Push(ctx context.Context, ref string, module []byte, opts ...Option) (*Push
 	err = remote.Write(tag, upload, append(s.opts, remote.WithProgress(updates))...)
 	wait()
 	if err != nil {
-		return nil, fmt.Errorf("push %s: %w", tag, s.explain(err, "repository "+tag.RepositoryStr()))
+		return nil, fmt.Errorf("push %s: %w",
+			tag, s.explain(err, "repository "+tag.RepositoryStr()))
 	}
 
 	// A registry that rewrote the manifest (some convert between OCI and

@@ -123,7 +123,8 @@ func (o *options) session(ctx context.Context, repo name.Repository) (*session, 
 // connections but never answers cannot hold a command forever.
 func defaultTransport(insecure bool) http.RoundTripper {
 	t := remote.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	t.DialContext = dialer.DialContext
 	t.TLSHandshakeTimeout = 10 * time.Second
 	t.ResponseHeaderTimeout = time.Minute
 	if insecure {
@@ -153,7 +154,8 @@ func (s *session) explain(err error, what string) error {
 		case http.StatusUnauthorized, http.StatusForbidden:
 			if s.anonymous {
 				return fmt.Errorf("registry %s requires credentials (HTTP %d) and none are "+
-					"configured for it: run docker login %s", s.registry, terr.StatusCode, s.registry)
+					"configured for it: run docker login %s",
+					s.registry, terr.StatusCode, s.registry)
 			}
 			return fmt.Errorf("registry %s rejected the credentials from the Docker "+
 				"configuration (HTTP %d): check them or run docker login %s", s.registry,

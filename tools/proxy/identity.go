@@ -87,7 +87,8 @@ func CheckLoopback(addr string) error {
 	}
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("listen address %q is not a loopback address: serve listens on 127.0.0.1 or ::1 only", addr)
+		return fmt.Errorf("listen address %q is not a loopback address: "+
+			"serve listens on 127.0.0.1 or ::1 only", addr)
 	}
 	return nil
 }

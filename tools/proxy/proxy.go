@@ -92,7 +92,9 @@ func NewHandler(opts Options) (*Handler, error) {
 				MaxIdleConnsPerHost:   16,
 			},
 			// Redirects are the client's business: pass them back.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
 		}
 	}
 	if opts.AccessLog == nil {
@@ -141,22 +143,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusRequestEntityTooLarge
 		}
 		http.Error(w, "wasmctl serve: request body: "+err.Error(), status)
-		h.logf("%s %s %q -> %d (request body: %v)", r.RemoteAddr, r.Method, r.RequestURI, status, err)
+		h.logf("%s %s %q -> %d (request body: %v)",
+			r.RemoteAddr, r.Method, r.RequestURI, status, err)
 		return
 	}
 
 	req := h.downstreamRequest(r, chunks)
 	upstreamErr := ""
-	result, err := h.opts.Chain.Do(r.Context(), req, func(ctx context.Context, fwd *host.Request) (*host.Response, error) {
+	upstream := func(ctx context.Context, fwd *host.Request) (*host.Response, error) {
 		resp, err := h.forward(ctx, fwd)
 		if err != nil {
 			upstreamErr = err.Error()
 			return badGateway(err), nil
 		}
 		return resp, nil
-	})
+	}
+	result, err := h.opts.Chain.Do(r.Context(), req, upstream)
 	if r.Context().Err() != nil {
-		h.logf("%s %s %q -> - (the client closed the connection)", r.RemoteAddr, r.Method, r.RequestURI)
+		h.logf("%s %s %q -> - (the client closed the connection)",
+			r.RemoteAddr, r.Method, r.RequestURI)
 		return
 	}
 	if err != nil {
@@ -290,7 +295,9 @@ func upstreamURL(base *url.URL, path string) (*url.URL, error) {
 		return nil, fmt.Errorf("cannot forward %q: not an origin-form path", path)
 	}
 	rawPath, query, hasQuery := strings.Cut(path, "?")
-	u := &url.URL{Scheme: base.Scheme, Host: base.Host, RawQuery: query, ForceQuery: hasQuery && query == ""}
+	u := &url.URL{
+		Scheme: base.Scheme, Host: base.Host, RawQuery: query, ForceQuery: hasQuery && query == "",
+	}
 	if strings.HasPrefix(rawPath, "//") {
 		u.Opaque = "//" + base.Host + rawPath
 	} else {
@@ -366,7 +373,9 @@ func (h *Handler) logf(format string, args ...any) {
 
 // accessLog writes the request's line: who, what, what the filters did
 // (verdict per filter), what the upstream saw, and the status.
-func (h *Handler) accessLog(r *http.Request, result *host.Result, upstreamErr string, took time.Duration) {
+func (h *Handler) accessLog(
+	r *http.Request, result *host.Result, upstreamErr string, took time.Duration,
+) {
 	var verdicts []string
 	for _, f := range result.Filters {
 		verdicts = append(verdicts, f.Name+"="+f.Verdict)
@@ -381,15 +390,17 @@ func (h *Handler) accessLog(r *http.Request, result *host.Result, upstreamErr st
 			peer = " peer=" + id
 		}
 	}
-	line := fmt.Sprintf("%s%s %s %q -> %q %d %s [%s] %s", r.RemoteAddr, peer, r.Method, r.RequestURI,
-		forwarded, result.Status, result.Action, strings.Join(verdicts, " "), took.Round(time.Microsecond))
+	line := fmt.Sprintf("%s%s %s %q -> %q %d %s [%s] %s",
+		r.RemoteAddr, peer, r.Method, r.RequestURI, forwarded, result.Status, result.Action,
+		strings.Join(verdicts, " "), took.Round(time.Microsecond))
 	if upstreamErr != "" {
 		line += " upstream_error=" + fmt.Sprintf("%q", upstreamErr)
 	}
 	h.logf("%s", line)
 	if h.opts.FilterLogs {
 		for _, entry := range result.Logs {
-			fmt.Fprintf(h.opts.AccessLog, "    %s %s: %s\n", entry.Plugin, entry.Level, entry.Message)
+			fmt.Fprintf(h.opts.AccessLog, "    %s %s: %s\n",
+				entry.Plugin, entry.Level, entry.Message)
 		}
 	}
 }

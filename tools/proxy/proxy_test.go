@@ -68,7 +68,9 @@ func (rec *recorder) count() int {
 
 // startServe runs the handler for the given filter package in front of
 // upstream, on a loopback listener, and returns its address.
-func startServe(t *testing.T, pkg, config, upstream string, tlsOpts TLSOptions) (string, *strings.Builder) {
+func startServe(
+	t *testing.T, pkg, config, upstream string, tlsOpts TLSOptions,
+) (string, *strings.Builder) {
 	t.Helper()
 	path := buildtest.Path(t, pkg)
 	chain, err := filterchain.Load(context.Background(),
@@ -79,7 +81,9 @@ func startServe(t *testing.T, pkg, config, upstream string, tlsOpts TLSOptions) 
 	u, _ := url.Parse(upstream)
 	var accessLog strings.Builder
 	var logMu sync.Mutex
-	handler, err := NewHandler(Options{Chain: chain, Upstream: u, AccessLog: lockedWriter{&logMu, &accessLog}})
+	handler, err := NewHandler(Options{
+		Chain: chain, Upstream: u, AccessLog: lockedWriter{&logMu, &accessLog},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +119,8 @@ func rawGet(t *testing.T, addr, target string) *http.Response {
 	}
 	t.Cleanup(func() { conn.Close() })
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: svc.local\r\nx-original-path: /forged\r\nConnection: close\r\n\r\n", target)
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: svc.local\r\n"+
+		"x-original-path: /forged\r\nConnection: close\r\n\r\n", target)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -158,12 +163,15 @@ func TestServeNormalizesAndRejects(t *testing.T) {
 	resp = rawGet(t, addr, "/clean")
 	io.Copy(io.Discard, resp.Body)
 	if got := rec.last(t); got.Header.Get("x-original-path") != "" {
-		t.Fatalf("forged x-original-path reached the upstream: %q", got.Header.Get("x-original-path"))
+		t.Fatalf("forged x-original-path reached the upstream: %q",
+			got.Header.Get("x-original-path"))
 	}
 
 	log := accessLog.String()
-	for _, want := range []string{`"/public/../admin/%7euser?q=%2e" -> "/admin/~user?q=%2e" 200 forward [pathnorm=continue]`,
-		`"/files/..%252fsecret" -> "-" 400 local_response [pathnorm=local_response]`} {
+	for _, want := range []string{
+		`"/public/../admin/%7euser?q=%2e" -> "/admin/~user?q=%2e" 200 forward [pathnorm=continue]`,
+		`"/files/..%252fsecret" -> "-" 400 local_response [pathnorm=local_response]`,
+	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("access log lacks %q:\n%s", want, log)
 		}
@@ -210,7 +218,8 @@ func TestUpstreamURLKeepsThePathByteForByte(t *testing.T) {
 	} {
 		u, err := upstreamURL(base, path)
 		if err != nil || u.RequestURI() != want {
-			t.Errorf("upstreamURL(%q).RequestURI() = %q, %v; want %q", path, u.RequestURI(), err, want)
+			t.Errorf("upstreamURL(%q).RequestURI() = %q, %v; want %q",
+				path, u.RequestURI(), err, want)
 		}
 	}
 	if _, err := upstreamURL(base, "*"); err == nil {
@@ -239,8 +248,10 @@ func TestServeMTLSExposesPeerIdentity(t *testing.T) {
 
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		RootCAs: pool, Certificates: []tls.Certificate{{Certificate: [][]byte{clientDER}, PrivateKey: clientKey}}}}}
+	clientCert := tls.Certificate{Certificate: [][]byte{clientDER}, PrivateKey: clientKey}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientCert}},
+	}}
 	resp, err := client.Get("https://" + addr + "/hello")
 	if err != nil {
 		t.Fatal(err)
@@ -249,8 +260,10 @@ func TestServeMTLSExposesPeerIdentity(t *testing.T) {
 	resp.Body.Close()
 	got := rec.last(t)
 	sum := sha256.Sum256(clientDER)
-	if got.Header.Get("x-peer-spiffe") != spiffe.String() || got.Header.Get("x-peer-cert-sha256") != hex.EncodeToString(sum[:]) {
-		t.Fatalf("peer headers = %q %q", got.Header.Get("x-peer-spiffe"), got.Header.Get("x-peer-cert-sha256"))
+	if got.Header.Get("x-peer-spiffe") != spiffe.String() ||
+		got.Header.Get("x-peer-cert-sha256") != hex.EncodeToString(sum[:]) {
+		t.Fatalf("peer headers = %q %q",
+			got.Header.Get("x-peer-spiffe"), got.Header.Get("x-peer-cert-sha256"))
 	}
 	if got.Header.Get("x-forwarded-proto") != "https" {
 		t.Fatalf("x-forwarded-proto = %q", got.Header.Get("x-forwarded-proto"))
@@ -268,7 +281,8 @@ func TestServeMTLSExposesPeerIdentity(t *testing.T) {
 func newCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
 		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -279,7 +293,9 @@ func newCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
 	return cert, key
 }
 
-func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, ip string, uri *url.URL) ([]byte, *ecdsa.PrivateKey) {
+func issue(
+	t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, ip string, uri *url.URL,
+) ([]byte, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()),
@@ -301,7 +317,8 @@ func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, ip strin
 
 func writePEM(t *testing.T, path, kind string, der []byte) {
 	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
+	encoded := pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der})
+	if err := os.WriteFile(path, encoded, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -347,7 +364,8 @@ func TestServeOwnsForwardingHeaders(t *testing.T) {
 		"Connection: close\r\n\r\n")
 	got := rec.last(t)
 	if got.Header.Get("x-forwarded-proto") != "http" {
-		t.Errorf("x-forwarded-proto = %q, want the real scheme", got.Header.Get("x-forwarded-proto"))
+		t.Errorf("x-forwarded-proto = %q, want the real scheme",
+			got.Header.Get("x-forwarded-proto"))
 	}
 	if xfcc := got.Header.Get("x-forwarded-client-cert"); xfcc != "" {
 		t.Errorf("client-supplied x-forwarded-client-cert reached the upstream: %q", xfcc)
@@ -361,6 +379,7 @@ func TestServeOwnsForwardingHeaders(t *testing.T) {
 	before := rec.count()
 	resp := rawRequest(t, addr, "OPTIONS * HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n")
 	if resp.StatusCode != 400 || rec.count() != before {
-		t.Errorf("OPTIONS *: status %d, upstream requests %d -> %d", resp.StatusCode, before, rec.count())
+		t.Errorf("OPTIONS *: status %d, upstream requests %d -> %d",
+			resp.StatusCode, before, rec.count())
 	}
 }

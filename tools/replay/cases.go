@@ -104,7 +104,8 @@ func ParseCase(line []byte, lineNo int) (*Case, error) {
 		c.Method = "GET"
 	}
 	if !isToken(c.Method) {
-		return nil, fmt.Errorf(`"method" %q is not an HTTP method (letters, digits and !#$%%&'*+-.^_|~ only)`, c.Method)
+		return nil, fmt.Errorf(`"method" %q is not an HTTP method `+
+			`(letters, digits and !#$%%&'*+-.^_|~ only)`, c.Method)
 	}
 	if in.Path == nil {
 		return nil, errors.New(`"path" is required (the request's :path, e.g. "/api/items?x=1")`)
@@ -123,7 +124,8 @@ func ParseCase(line []byte, lineNo int) (*Case, error) {
 	for _, h := range c.Headers {
 		if h[0] == "host" {
 			if hosts++; hosts > 1 {
-				return nil, errors.New(`"headers" has more than one host; Envoy refuses such a request`)
+				return nil, errors.New(
+					`"headers" has more than one host; Envoy refuses such a request`)
 			}
 			if c.Authority == "" {
 				c.Authority = h[1]
@@ -170,7 +172,8 @@ const DefaultAuthority = "replay.local"
 // lenient codec or another hop might let through.
 func checkPath(path string) error {
 	if path == "" {
-		return errors.New(`"path" is empty; Envoy's codecs refuse an empty :path before any filter runs`)
+		return errors.New(`"path" is empty; ` +
+			`Envoy's codecs refuse an empty :path before any filter runs`)
 	}
 	return nil
 }
@@ -217,7 +220,8 @@ func parseHeaders(raw json.RawMessage, field string) ([][2]string, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	tok, err := dec.Token()
 	if err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("%q must be an object of header name to string or list of strings", field)
+		return nil, fmt.Errorf(
+			"%q must be an object of header name to string or list of strings", field)
 	}
 	var headers [][2]string
 	for dec.More() {
@@ -227,10 +231,12 @@ func parseHeaders(raw json.RawMessage, field string) ([][2]string, error) {
 		}
 		name := strings.ToLower(tok.(string))
 		if strings.HasPrefix(name, ":") {
-			return nil, fmt.Errorf("%q: header name %q is not allowed (pseudo-headers come from method, path and authority)", field, name)
+			return nil, fmt.Errorf("%q: header name %q is not allowed "+
+				"(pseudo-headers come from method, path and authority)", field, name)
 		}
 		if !isToken(name) {
-			return nil, fmt.Errorf("%q: header name %q is not a valid HTTP header name", field, name)
+			return nil, fmt.Errorf("%q: header name %q is not a valid HTTP header name",
+				field, name)
 		}
 		var value json.RawMessage
 		if err := dec.Decode(&value); err != nil {
@@ -267,7 +273,8 @@ func checkPeer(p Peer) error {
 	}
 	if p.CertSHA256 != "" {
 		if b, err := hex.DecodeString(p.CertSHA256); err != nil || len(b) != 32 {
-			return errors.New(`"peer.cert_sha256" must be 64 hex digits (the certificate's SHA-256)`)
+			return errors.New(
+				`"peer.cert_sha256" must be 64 hex digits (the certificate's SHA-256)`)
 		}
 	}
 	return nil
@@ -292,7 +299,8 @@ func parseResponse(in *responseLine) (*UpstreamResponse, error) {
 		}
 	}
 	if given > 1 {
-		return nil, errors.New(`give one of "response.body", "response.body_base64" or "response.chunks"`)
+		return nil, errors.New(
+			`give one of "response.body", "response.body_base64" or "response.chunks"`)
 	}
 	if in.Body != nil {
 		r.Body = []byte(*in.Body)

@@ -20,17 +20,19 @@ func HarnessRunner(chain *host.Chain) Runner {
 		req := ToHostRequest(c)
 		req.Worker = next
 		next++
-		result, err := chain.Do(ctx, req, func(context.Context, *host.Request) (*host.Response, error) {
+		upstream := func(context.Context, *host.Request) (*host.Response, error) {
 			resp := c.Response
 			if resp == nil {
 				resp = DefaultResponse()
 			}
 			return &host.Response{Status: resp.Status, Headers: toHostHeaders(resp.Headers),
 				Chunks: resp.BodyChunks()}, nil
-		})
+		}
+		result, err := chain.Do(ctx, req, upstream)
 		if err != nil {
 			if errors.Is(err, host.ErrStalled) {
-				return nil, fmt.Errorf("the filter chain paused the request and never resumed it: %w", err)
+				return nil, fmt.Errorf(
+					"the filter chain paused the request and never resumed it: %w", err)
 			}
 			return nil, err
 		}

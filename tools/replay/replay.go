@@ -175,7 +175,10 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 func replayOne(ctx context.Context, runner Runner, line []byte, lineNo int) Record {
 	c, err := ParseCase(line, lineNo)
 	if err != nil {
-		return Record{ID: bestEffortID(line, lineNo), Error: fmt.Sprintf("line %d: %v", lineNo, err)}
+		return Record{
+			ID:    bestEffortID(line, lineNo),
+			Error: fmt.Sprintf("line %d: %v", lineNo, err),
+		}
 	}
 	outcome, err := runner(ctx, c)
 	if err != nil {

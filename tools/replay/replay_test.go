@@ -10,14 +10,17 @@ import (
 )
 
 func TestParseCase(t *testing.T) {
-	line := `{"id":7,"method":"POST","path":"/a?b=1","authority":"svc","headers":{"X-One":"1","x-many":["a","b"]},
+	line := `{"id":7,"method":"POST","path":"/a?b=1","authority":"svc",` +
+		`"headers":{"X-One":"1","x-many":["a","b"]},
 	"body":"hi","peer":{"spiffe_id":"spiffe://cluster.local/ns/a/sa/b","address":"10.0.0.1:5555",
-	"cert_sha256":"` + strings.Repeat("ab", 32) + `"},"response":{"status":201,"headers":{"x":"y"},"chunks":["ab","cd"]}}`
+	"cert_sha256":"` + strings.Repeat("ab", 32) + `"},` +
+		`"response":{"status":201,"headers":{"x":"y"},"chunks":["ab","cd"]}}`
 	c, err := ParseCase([]byte(line), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ID != "7" || c.Method != "POST" || c.Path != "/a?b=1" || c.Authority != "svc" || string(c.Body) != "hi" {
+	if c.ID != "7" || c.Method != "POST" || c.Path != "/a?b=1" || c.Authority != "svc" ||
+		string(c.Body) != "hi" {
 		t.Fatalf("case = %+v", c)
 	}
 	want := [][2]string{{"x-one", "1"}, {"x-many", "a"}, {"x-many", "b"}}
@@ -41,7 +44,8 @@ func TestParseCase(t *testing.T) {
 	}
 
 	h, err := ParseCase([]byte(`{"path":"/","headers":{"Host":"shop.example","x":"1"}}`), 5)
-	if err != nil || h.Authority != "shop.example" || len(h.Headers) != 1 || h.Headers[0][0] != "x" {
+	if err != nil || h.Authority != "shop.example" || len(h.Headers) != 1 ||
+		h.Headers[0][0] != "x" {
 		t.Fatalf("a host header must become the authority: %+v %v", h, err)
 	}
 }
@@ -84,9 +88,11 @@ func fakeRunner(_ context.Context, c *Case) (*Outcome, error) {
 	if resp == nil {
 		resp = DefaultResponse()
 	}
-	return &Outcome{Forwarded: true, ForwardedMethod: c.Method, ForwardedPath: strings.ToLower(c.Path),
+	return &Outcome{
+		Forwarded: true, ForwardedMethod: c.Method, ForwardedPath: strings.ToLower(c.Path),
 		ForwardedHeaders: c.Headers, Status: resp.Status, ResponseHeaders: resp.Headers,
-		ResponseBody: resp.Body}, nil
+		ResponseBody: resp.Body,
+	}, nil
 }
 
 func TestRun(t *testing.T) {
@@ -126,8 +132,8 @@ func TestRun(t *testing.T) {
 	if vals, _ := ok.Request.Headers["x"].([]any); len(vals) != 2 {
 		t.Fatalf("repeated header not rendered as a list: %#v", ok.Request.Headers)
 	}
-	if no := records[1]; no.Action != ActionLocalResponse || no.Status != 400 || no.Request != nil ||
-		len(no.Logs) != 1 {
+	if no := records[1]; no.Action != ActionLocalResponse || no.Status != 400 ||
+		no.Request != nil || len(no.Logs) != 1 {
 		t.Fatalf("local response record = %+v", no)
 	}
 	if broken := records[2]; broken.ID != "broken" || !strings.Contains(broken.Error, "line 4") {

@@ -41,16 +41,20 @@ Envoy 1.33+ or Istio 1.25+. Prints the output path, size and sha256.`,
 					}
 					continue
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s\t%d bytes\tsha256:%s\n", res.Path, res.Size, res.SHA256)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\t%d bytes\tsha256:%s\n",
+					res.Path, res.Size, res.SHA256)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&opts.Output, "out", "o", "", "output .wasm file (default dist/<filter>.wasm)")
-	cmd.Flags().StringVar(&opts.Toolchain, "toolchain", build.ToolchainGo, "go or tinygo (tinygo is untested here)")
+	cmd.Flags().StringVarP(&opts.Output, "out", "o", "",
+		"output .wasm file (default dist/<filter>.wasm)")
+	cmd.Flags().StringVar(&opts.Toolchain, "toolchain", build.ToolchainGo,
+		"go or tinygo (tinygo is untested here)")
 	cmd.Flags().BoolVar(&opts.Optimize, "optimize", false, "run wasm-opt -O2 when it is installed")
 	cmd.Flags().StringVar(&opts.ProjectDir, "project-dir", ".", "module root holding go.mod")
-	cmd.Flags().StringVar(&opts.CacheDir, "cache-dir", "", "folder for the patched SDK copy (default: user cache)")
+	cmd.Flags().StringVar(&opts.CacheDir, "cache-dir", "",
+		"folder for the patched SDK copy (default: user cache)")
 	cmd.Flags().StringVar(&output, "output", "text", "text or json")
 	return cmd
 }

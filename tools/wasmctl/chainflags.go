@@ -32,7 +32,8 @@ func (c *chainFlags) register(cmd *cobra.Command) {
 		"compiled filter module, repeatable, in chain order (request path order)")
 	cmd.Flags().Var(orderedFlag{"config", &c.ordered}, "config",
 		"configuration of the --filter before it: inline JSON or @FILE")
-	cmd.Flags().IntVar(&c.workers, "workers", 1, "VMs per filter, as Envoy runs one per worker thread")
+	cmd.Flags().IntVar(&c.workers, "workers", 1,
+		"VMs per filter, as Envoy runs one per worker thread")
 	cmd.Flags().BoolVar(&c.failOpen, "fail-open", false,
 		"let requests through a filter whose VM failed (default: fail closed with 503)")
 }

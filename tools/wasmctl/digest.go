@@ -59,7 +59,8 @@ An existing local file is read as FILE; anything else is an image reference.`,
 				}
 				if index != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s is an index (%s); printing the "+
-						"digest of its linux/amd64 manifest, which Istio compares\n", args[0], index)
+						"digest of its linux/amd64 manifest, which Istio compares\n",
+						args[0], index)
 				}
 				digest = h.Hex
 			case purpose == "http" && isFile:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -47,7 +48,8 @@ With --lint, every argument is a YAML file (WasmPlugin, PeerAuthentication,
 AuthorizationPolicy, RequestAuthentication, Envoy bootstrap or http_filters
 fragment); the files are checked together, findings go to stdout, and the
 command fails if any finding is an error.`,
-		Example: `  wasmctl manifest pathnorm --url oci://registry.example/meshsecops/pathnorm:v0.1.0 \
+		Example: `  wasmctl manifest pathnorm ` +
+			`--url oci://registry.example/meshsecops/pathnorm:v0.1.0 \
     --sha256 <digest> --config @pathnorm.json --namespace shop --selector app=storefront
   wasmctl manifest pathnorm --envoy --url dist/pathnorm.wasm --config '{"profile":"strict"}'
   wasmctl manifest --lint istio/*.yaml envoy/*.yaml`,
@@ -96,15 +98,18 @@ command fails if any finding is an error.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&p.URL, "url", "", "module location: oci://reg/repo:tag, https://..., file:///...; "+
-		"with --envoy also a local path")
+	f.StringVar(&p.URL, "url", "",
+		"module location: oci://reg/repo:tag, https://..., file:///...; "+
+			"with --envoy also a local path")
 	f.StringVar(&p.SHA256, "sha256", "", "pinned digest, 64 hex: the manifest digest for oci://, "+
 		"the module's sha256 for http(s)")
 	f.StringVar(&config, "config", "", "filter configuration: inline JSON or @file")
-	f.StringVar(&p.Phase, "phase", "", "AUTHN, AUTHZ or STATS (default: the filter's recommended phase)")
+	f.StringVar(&p.Phase, "phase", "",
+		"AUTHN, AUTHZ or STATS (default: the filter's recommended phase)")
 	f.Int32Var(&priority, "priority", 0, "order within the phase, higher first "+
 		"(default: the filter's recommended priority)")
-	f.StringVar(&p.FailStrategy, "fail-strategy", "FAIL_CLOSE", "FAIL_CLOSE, FAIL_OPEN or FAIL_RELOAD")
+	f.StringVar(&p.FailStrategy, "fail-strategy", "FAIL_CLOSE",
+		"FAIL_CLOSE, FAIL_OPEN or FAIL_RELOAD")
 	f.StringArrayVar(&selectors, "selector", nil, "workload label key=value (repeatable)")
 	f.StringArrayVar(&targetRefs, "target-ref", nil, "Kind/name of a Gateway, GatewayClass, "+
 		"Service or ServiceEntry (repeatable)")
@@ -114,13 +119,15 @@ command fails if any finding is an error.`,
 	f.IntSliceVar(&p.MatchPorts, "match-port", nil, "limit the WasmPlugin to this destination "+
 		"port, for inbound traffic the port the application listens on (repeatable)")
 	f.StringVar(&p.PullPolicy, "pull-policy", "", "IfNotPresent or Always")
-	f.StringVar(&p.PullSecret, "pull-secret", "", "dockerconfigjson Secret in the plugin's namespace")
+	f.StringVar(&p.PullSecret, "pull-secret", "",
+		"dockerconfigjson Secret in the plugin's namespace")
 	f.StringVar(&p.Namespace, "namespace", "", "WasmPlugin namespace")
 	f.StringVar(&p.Name, "name", "", "resource and plugin name (default: FILTER)")
 	f.StringVar(&p.PluginName, "plugin-name", "", "root id (default: FILTER)")
-	f.StringVar(&p.RemoteCluster, "remote-cluster", "", "with --envoy and http(s) code: the cluster "+
-		"serving it (default wasm_modules)")
-	f.BoolVar(&envoy, "envoy", false, "print an Envoy http_filters fragment instead of a WasmPlugin")
+	f.StringVar(&p.RemoteCluster, "remote-cluster", "",
+		"with --envoy and http(s) code: the cluster serving it (default wasm_modules)")
+	f.BoolVar(&envoy, "envoy", false,
+		"print an Envoy http_filters fragment instead of a WasmPlugin")
 	f.BoolVar(&lint, "lint", false, "lint the YAML files given as arguments")
 	f.StringVar(&output, "output", "text", "lint output: text or json")
 	return cmd
@@ -128,7 +135,7 @@ command fails if any finding is an error.`,
 
 func runManifestLint(cmd *cobra.Command, files []string, output string) error {
 	if len(files) == 0 {
-		return fmt.Errorf("--lint needs at least one YAML file")
+		return errors.New("--lint needs at least one YAML file")
 	}
 	if output != "text" && output != "json" {
 		return fmt.Errorf("--output %q: use text or json", output)

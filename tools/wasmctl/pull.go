@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -29,7 +30,7 @@ atomically, so a failed pull never leaves a partial module behind.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
-				return fmt.Errorf("name the output file with -o FILE.wasm")
+				return errors.New("name the output file with -o FILE.wasm")
 			}
 			pulled, err := oci.Pull(cmd.Context(), args[0], registry.options()...)
 			if err != nil {

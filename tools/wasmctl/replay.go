@@ -18,7 +18,8 @@ func newReplayCmd() *cobra.Command {
 	var chain chainFlags
 	var now string
 	cmd := &cobra.Command{
-		Use:   "replay --filter FILE.wasm [--config JSON|@FILE] [--filter ...] [--now T] [FILE.jsonl]",
+		Use: "replay --filter FILE.wasm [--config JSON|@FILE] [--filter ...] [--now T] " +
+			"[FILE.jsonl]",
 		Short: "Run JSON-lines requests through compiled filters in the harness",
 		Long: `Run recorded or hand-written requests through a chain of compiled filters
 in the Proxy-Wasm harness and print one JSON object per request.
@@ -60,19 +61,23 @@ error for a line that could not be replayed (replay then exits 1 at the end).`,
 			if err != nil {
 				return err
 			}
-			sum, err := replay.Run(cmd.Context(), replay.HarnessRunner(loaded), in, cmd.OutOrStdout())
+			runner := replay.HarnessRunner(loaded)
+			sum, err := replay.Run(cmd.Context(), runner, in, cmd.OutOrStdout())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "replayed %d requests: %d forwarded, %d local responses, %d resets, %d errors\n",
+			fmt.Fprintf(cmd.ErrOrStderr(), "replayed %d requests: %d forwarded, "+
+				"%d local responses, %d resets, %d errors\n",
 				sum.Cases, sum.Forwarded, sum.LocalResponses, sum.Resets, sum.Errors)
 			if sum.Errors > 0 {
-				return fmt.Errorf("%d of %d input lines could not be replayed (see their error records)", sum.Errors, sum.Cases)
+				return fmt.Errorf("%d of %d input lines could not be replayed "+
+					"(see their error records)", sum.Errors, sum.Cases)
 			}
 			return nil
 		},
 	}
 	chain.register(cmd)
-	cmd.Flags().StringVar(&now, "now", "", "fix the guest clock: RFC 3339 or Unix seconds (default: wall clock)")
+	cmd.Flags().StringVar(&now, "now", "",
+		"fix the guest clock: RFC 3339 or Unix seconds (default: wall clock)")
 	return cmd
 }

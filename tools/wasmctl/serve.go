@@ -58,8 +58,10 @@ An upstream that cannot be reached gives 502 with the reason.`,
 				defer stop()
 			}
 			upstreamURL, err := url.Parse(target)
-			if err != nil || (upstreamURL.Scheme != "http" && upstreamURL.Scheme != "https") || upstreamURL.Host == "" {
-				return fmt.Errorf("--upstream %q: want an http:// or https:// URL such as http://127.0.0.1:9000", target)
+			if err != nil || (upstreamURL.Scheme != "http" && upstreamURL.Scheme != "https") ||
+				upstreamURL.Host == "" {
+				return fmt.Errorf("--upstream %q: want an http:// or https:// URL "+
+					"such as http://127.0.0.1:9000", target)
 			}
 			loaded, err := filterchain.Load(cmd.Context(), filters, filterchain.Options{
 				Workers: chain.workers, FailOpen: chain.failOpen})
@@ -79,7 +81,8 @@ An upstream that cannot be reached gives 502 with the reason.`,
 			base := scheme + "://" + ln.Addr().String()
 			// The listening line is the command's result (stdout); the rest
 			// is for the person at the terminal (stderr).
-			fmt.Fprintf(cmd.OutOrStdout(), "wasmctl serve: listening on %s, upstream %s", base, target)
+			fmt.Fprintf(cmd.OutOrStdout(), "wasmctl serve: listening on %s, upstream %s",
+				base, target)
 			if demo {
 				fmt.Fprint(cmd.OutOrStdout(), " (built-in demo app)")
 			}
@@ -101,7 +104,8 @@ An upstream that cannot be reached gives 502 with the reason.`,
 Stop with Ctrl-C.
 `, base)
 			case demo:
-				fmt.Fprintf(out, "Send requests to %s; the demo app answers with what it received. Stop with Ctrl-C.\n", base)
+				fmt.Fprintf(out, "Send requests to %s; the demo app answers with what it "+
+					"received. Stop with Ctrl-C.\n", base)
 			default:
 				fmt.Fprintln(out, "Stop with Ctrl-C.")
 			}
@@ -114,10 +118,14 @@ Stop with Ctrl-C.
 	chain.register(cmd)
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "loopback address to listen on")
 	cmd.Flags().StringVar(&upstream, "upstream", "", "upstream URL, e.g. http://127.0.0.1:9000")
-	cmd.Flags().BoolVar(&demo, "demo", false, "forward to a built-in demo app that echoes what it receives")
-	cmd.Flags().BoolVar(&filterLogs, "filter-logs", false, "also print the filters' own log lines per request")
-	cmd.Flags().StringVar(&tlsOpts.CertFile, "tls-cert", "", "serve TLS with this certificate (PEM)")
+	cmd.Flags().BoolVar(&demo, "demo", false,
+		"forward to a built-in demo app that echoes what it receives")
+	cmd.Flags().BoolVar(&filterLogs, "filter-logs", false,
+		"also print the filters' own log lines per request")
+	cmd.Flags().StringVar(&tlsOpts.CertFile, "tls-cert", "",
+		"serve TLS with this certificate (PEM)")
 	cmd.Flags().StringVar(&tlsOpts.KeyFile, "tls-key", "", "key of --tls-cert (PEM)")
-	cmd.Flags().StringVar(&tlsOpts.ClientCAFile, "client-ca", "", "require client certificates signed by this CA (mTLS)")
+	cmd.Flags().StringVar(&tlsOpts.ClientCAFile, "client-ca", "",
+		"require client certificates signed by this CA (mTLS)")
 	return cmd
 }

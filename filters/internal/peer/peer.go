@@ -65,7 +65,8 @@ func ParseSPIFFEID(id string) (SPIFFEID, error) {
 	}
 	for _, c := range domain {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
-			return SPIFFEID{}, errors.New("SPIFFE trust domain may hold only lowercase letters, digits, '.', '-' and '_'")
+			return SPIFFEID{}, errors.New("SPIFFE trust domain may hold only lowercase " +
+				"letters, digits, '.', '-' and '_'")
 		}
 	}
 	if path != "" {

@@ -13,8 +13,10 @@ func TestParseSPIFFEID(t *testing.T) {
 			t.Errorf("ParseSPIFFEID(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "https://cluster.local/ns/a", "spiffe://", "spiffe:///ns",
-		"spiffe://Cluster.Local/ns", "spiffe://td/ns//sa", "spiffe://td/ns/../sa", "spiffe://td/ns/"} {
+	for _, in := range []string{
+		"", "https://cluster.local/ns/a", "spiffe://", "spiffe:///ns", "spiffe://Cluster.Local/ns",
+		"spiffe://td/ns//sa", "spiffe://td/ns/../sa", "spiffe://td/ns/",
+	} {
 		if _, err := ParseSPIFFEID(in); err == nil {
 			t.Errorf("ParseSPIFFEID(%q) accepted", in)
 		}

@@ -43,7 +43,8 @@ func checkState(t *testing.T, b Bucket, next []byte) bucketState {
 func FuzzTake(f *testing.F) {
 	f.Add([]byte(nil), uint64(1_000_000), uint64(10), int64(1), int64(0))
 	f.Add(state(0, t0), uint64(3_000_000), uint64(2), int64(2), int64(499_999_999))
-	f.Add(bucketState{stamp: math.MinInt64}.encode(), uint64(1), uint64(MaxBurst), int64(5), int64(-1))
+	f.Add(bucketState{stamp: math.MinInt64}.encode(),
+		uint64(1), uint64(MaxBurst), int64(5), int64(-1))
 	f.Add(state(7, t0.Add(2*time.Second)), uint64(999), uint64(3), int64(3), int64(5))
 	f.Fuzz(func(t *testing.T, st []byte, rateUnits, burst uint64, cost, offset int64) {
 		b := fuzzBucket(rateUnits, burst)
@@ -126,8 +127,8 @@ func FuzzTakeSequence(f *testing.F) {
 			got := new(big.Int).Mul(new(big.Int).SetUint64(s.tokens), big.NewInt(nsPerSecond))
 			got.Add(got, big.NewInt(int64(s.fraction)))
 			if d.Allowed != wantAllowed || got.Cmp(model) != 0 {
-				t.Fatalf("op %d (+%v, cost %d): allowed=%v with %v billionths of a unit; model says %v with %v",
-					i/2, step, cost, d.Allowed, got, wantAllowed, model)
+				t.Fatalf("op %d (+%v, cost %d): allowed=%v with %v billionths of a unit; "+
+					"model says %v with %v", i/2, step, cost, d.Allowed, got, wantAllowed, model)
 			}
 			st = next
 		}

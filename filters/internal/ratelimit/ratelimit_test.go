@@ -141,7 +141,8 @@ func TestTake(t *testing.T) {
 			wantUnits: 0, wantStampAt: time.Second,
 		},
 		{
-			name: "stamp far ahead: the clock stepped back, the bucket starts full", rate: 1, burst: 2,
+			name: "stamp far ahead: the clock stepped back, the bucket starts full",
+			rate: 1, burst: 2,
 			start: state(0, t0.Add(1001*time.Millisecond)),
 			steps: []step{
 				{0, 1, true, 1, 0},
@@ -186,7 +187,8 @@ func TestTake(t *testing.T) {
 				}
 				want := Decision{Allowed: st.allowed, Remaining: st.remaining, RetryAfter: st.retry}
 				if d != want {
-					t.Fatalf("step %d (at +%v, cost %d): got %+v, want %+v", i, st.after, st.cost, d, want)
+					t.Fatalf("step %d (at +%v, cost %d): got %+v, want %+v",
+						i, st.after, st.cost, d, want)
 				}
 				s = next
 			}

@@ -119,7 +119,8 @@ func TestUpdateInsertsThenUpdates(t *testing.T) {
 	emulate(t)
 	var seen []string
 	fn := func(old []byte, exists bool) ([]byte, error) {
-		seen = append(seen, string(old)+"/"+map[bool]string{true: "exists", false: "missing"}[exists])
+		state := map[bool]string{true: "exists", false: "missing"}[exists]
+		seen = append(seen, string(old)+"/"+state)
 		return append(bytes.Clone(old), 'x'), nil
 	}
 	for range 3 {
@@ -238,7 +239,8 @@ func TestUpdateFirstInsertRace(t *testing.T) {
 					t.Fatal(err)
 				}
 				if len(sawMissing) != 2 || !sawMissing[0] || sawMissing[1] {
-					t.Fatalf("fn saw the key missing: %v; want missing, then the rival's value", sawMissing)
+					t.Fatalf("fn saw the key missing: %v; want missing, then the rival's value",
+						sawMissing)
 				}
 				if n := counterIn(t, base, "t.first"); n != 2 {
 					t.Fatalf("counter %d after two first inserts, want 2", n)
@@ -330,7 +332,8 @@ func TestAddCounter(t *testing.T) {
 	if n, err := Counter("t.missing"); n != 0 || err != nil {
 		t.Fatalf("missing counter = %d, %v", n, err)
 	}
-	if _, _, err := proxywasm.GetSharedData("t.missing"); !errors.Is(err, types.ErrorStatusNotFound) {
+	_, _, err := proxywasm.GetSharedData("t.missing")
+	if !errors.Is(err, types.ErrorStatusNotFound) {
 		t.Fatal("reading a missing counter created it")
 	}
 }

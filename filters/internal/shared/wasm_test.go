@@ -130,7 +130,8 @@ func TestCompiledWorkersLoseNoUpdate(t *testing.T) {
 		for _, r := range rs {
 			switch {
 			case r.sharedErr != "":
-				t.Fatalf("worker %d: shared data failed (%s) with status %d", w, r.sharedErr, r.status)
+				t.Fatalf("worker %d: shared data failed (%s) with status %d",
+					w, r.sharedErr, r.status)
 			case r.status == 200:
 				allowed++
 			case r.status == 429:

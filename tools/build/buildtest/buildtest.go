@@ -5,6 +5,7 @@ package buildtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ func RepoRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
+			return "", errors.New("no go.mod above the working directory")
 		}
 		dir = parent
 	}
@@ -71,7 +72,8 @@ func Path(t testing.TB, pkg string) string {
 	// One folder per build keeps the file name, which the harness uses as
 	// the plugin name, equal to the filter's.
 	out := filepath.Join(tmpDir, fmt.Sprint(len(built)), filepath.Base(pkg)+".wasm")
-	res, err := build.Build(context.Background(), build.Options{Package: pkg, ProjectDir: root, Output: out})
+	res, err := build.Build(context.Background(),
+		build.Options{Package: pkg, ProjectDir: root, Output: out})
 	if err != nil {
 		t.Fatalf("build %s: %v", pkg, err)
 	}

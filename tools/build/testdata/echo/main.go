@@ -94,7 +94,8 @@ func (h *httpContext) OnHttpRequestBody(size int, endOfStream bool) types.Action
 		return types.ActionContinue
 	}
 	sum := sha256.Sum256(body)
-	if err := proxywasm.AppendHttpRequestBody([]byte("\n" + hex.EncodeToString(sum[:]))); err != nil {
+	trailer := []byte("\n" + hex.EncodeToString(sum[:]))
+	if err := proxywasm.AppendHttpRequestBody(trailer); err != nil {
 		proxywasm.LogErrorf("echo: append to body: %v", err)
 	}
 	return types.ActionContinue

@@ -49,10 +49,12 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		_ = proxywasm.ReplaceHttpRequestHeader("x-out", in)
 	}
 	_ = proxywasm.ReplaceHttpRequestHeader("x-config", h.config)
-	if id, err := proxywasm.GetProperty([]string{"connection", "uri_san_peer_certificate"}); err == nil {
+	id, err := proxywasm.GetProperty([]string{"connection", "uri_san_peer_certificate"})
+	if err == nil {
 		_ = proxywasm.ReplaceHttpRequestHeader("x-peer-spiffe", string(id))
 	}
-	if digest, err := proxywasm.GetProperty([]string{"connection", "sha256_peer_certificate_digest"}); err == nil {
+	digest, err := proxywasm.GetProperty([]string{"connection", "sha256_peer_certificate_digest"})
+	if err == nil {
 		_ = proxywasm.ReplaceHttpRequestHeader("x-peer-cert-sha256", string(digest))
 	}
 	return types.ActionContinue
