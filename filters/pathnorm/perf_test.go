@@ -5,14 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/meshsecops/filters/filters/pathnorm/normalize"
 	"github.com/meshsecops/filters/tools/build/buildtest"
 	"github.com/meshsecops/filters/tools/host"
+	"github.com/meshsecops/filters/tools/host/hosttest"
 )
 
 // The performance targets that apply to this filter, each measured on the
@@ -31,18 +30,6 @@ var decisionPaths = []struct{ name, path string }{
 	{"rejected", "/admin%2fsecret"},
 }
 
-// meshRequestHeaders carries path with the headers a mesh request typically
-// has by the time it reaches the filter.
-func meshRequestHeaders(path string) host.Headers {
-	return host.Headers{
-		{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "https"},
-		{Name: ":authority", Value: "orders.shop.svc.cluster.local"}, {Name: ":path", Value: path},
-		{Name: "user-agent", Value: "grpc-go/1.70.0"}, {Name: "accept", Value: "application/json"},
-		{Name: "x-request-id", Value: "1c9f4a52-7d0e-4b8e-9a4f-2f6f0f3c1d77"},
-		{Name: "x-forwarded-proto", Value: "https"},
-	}
-}
-
 // checkDecision runs one request through vm and fails unless the filter
 // decided what Normalize decides natively under the default configuration.
 func checkDecision(tb testing.TB, vm *host.VM, path string) {
@@ -50,7 +37,7 @@ func checkDecision(tb testing.TB, vm *host.VM, path string) {
 	want := normalize.Normalize(path, &normalize.DefaultConfig().Policy)
 	s := vm.NewHTTPStream(host.ConnInfo{})
 	defer s.Complete()
-	action := s.DecodeHeaders(meshRequestHeaders(path), true)
+	action := s.DecodeHeaders(hosttest.MeshRequestHeaders(path), true)
 	if err := decisionMismatch(s, action, want); err != nil {
 		tb.Fatalf("%q: %v", path, err)
 	}
@@ -73,12 +60,14 @@ func decisionMismatch(s *host.Stream, action host.Action, want normalize.Result)
 	return nil
 }
 
-// percentile returns the q-quantile (0..1) of sorted durations.
-func percentile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
+// warmUp sends vm 1000 requests with headers, so that what a benchmark
+// measures next is the steady state.
+func warmUp(vm *host.VM, headers host.Headers) {
+	for range 1000 {
+		s := vm.NewHTTPStream(host.ConnInfo{})
+		s.DecodeHeaders(headers, true)
+		s.Complete()
 	}
-	return sorted[int(q*float64(len(sorted)-1))]
 }
 
 // BenchmarkCompiledDecision measures the header-only decision of the
@@ -88,48 +77,21 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 // the local reply. Creating the stream and completing it (proxy_on_log,
 // proxy_on_done, proxy_on_delete) happen outside the measured part.
 //
-// ns/op is the mean of the decision alone (it replaces the framework's
-// figure so that make bench's ratio against BenchmarkNativeDecision
-// compares like with like); p50-ns and p99-ns are its percentiles;
-// request-ns/op is the whole request: stream, decision, completion.
-// allocs/op and B/op are the host's (the harness's) allocations per
-// request; the guest's are BenchmarkCompiledGuestAllocations'.
+// hosttest.TimeDecisions does the timing: ns/op is the mean of the
+// decision alone (it replaces the framework's figure so that make bench's
+// ratio against BenchmarkNativeDecision compares like with like); p50-ns
+// and p99-ns are its percentiles; request-ns/op is the whole request:
+// stream, decision, completion. allocs/op and B/op are the host's (the
+// harness's) allocations per request; the guest's are
+// BenchmarkCompiledGuestAllocations'.
 func BenchmarkCompiledDecision(b *testing.B) {
 	for _, c := range decisionPaths {
 		b.Run(c.name, func(b *testing.B) {
 			vm := compiledPlugin(b, "", 1).VM(0)
 			checkDecision(b, vm, c.path)
-			headers := meshRequestHeaders(c.path)
-			for range 1000 {
-				s := vm.NewHTTPStream(host.ConnInfo{})
-				s.DecodeHeaders(headers, true)
-				s.Complete()
-			}
-
-			decisions := make([]time.Duration, 0, 1<<16)
-			var requests time.Duration
-			b.ReportAllocs()
-			for b.Loop() {
-				begin := time.Now()
-				s := vm.NewHTTPStream(host.ConnInfo{})
-				start := time.Now()
-				s.DecodeHeaders(headers, true)
-				decided := time.Now()
-				s.Complete()
-				requests += time.Since(begin)
-				decisions = append(decisions, decided.Sub(start))
-			}
-
-			var total time.Duration
-			for _, d := range decisions {
-				total += d
-			}
-			slices.Sort(decisions)
-			n := float64(len(decisions))
-			b.ReportMetric(float64(total.Nanoseconds())/n, "ns/op")
-			b.ReportMetric(float64(percentile(decisions, 0.50).Nanoseconds()), "p50-ns")
-			b.ReportMetric(float64(percentile(decisions, 0.99).Nanoseconds()), "p99-ns")
-			b.ReportMetric(float64(requests.Nanoseconds())/n, "request-ns/op")
+			headers := hosttest.MeshRequestHeaders(c.path)
+			warmUp(vm, headers)
+			hosttest.TimeDecisions(b, vm, headers)
 		})
 	}
 }
@@ -186,12 +148,8 @@ func BenchmarkCompiledGuestAllocations(b *testing.B) {
 			plugin, counter := countedPlugin(b)
 			vm := plugin.VM(0)
 			checkDecision(b, vm, c.path)
-			headers := meshRequestHeaders(c.path)
-			for range 1000 {
-				s := vm.NewHTTPStream(host.ConnInfo{})
-				s.DecodeHeaders(headers, true)
-				s.Complete()
-			}
+			headers := hosttest.MeshRequestHeaders(c.path)
+			warmUp(vm, headers)
 
 			var decision, requests uint64
 			for b.Loop() {
@@ -221,7 +179,7 @@ func TestCompiledGuestAllocationsSteady(t *testing.T) {
 	plugin, counter := countedPlugin(t)
 	vm := plugin.VM(0)
 	perRequest := func(path string, n int) float64 {
-		headers := meshRequestHeaders(path)
+		headers := hosttest.MeshRequestHeaders(path)
 		begin := counter.count()
 		for range n {
 			s := vm.NewHTTPStream(host.ConnInfo{})
@@ -314,7 +272,7 @@ func TestCompiledMemoryBounded(t *testing.T) {
 			path := mix.next()
 			want := normalize.Normalize(path, &policy)
 			s := vm.NewHTTPStream(host.ConnInfo{})
-			action := s.DecodeHeaders(meshRequestHeaders(path), true)
+			action := s.DecodeHeaders(hosttest.MeshRequestHeaders(path), true)
 			err := decisionMismatch(s, action, want)
 			s.Complete()
 			if err != nil {

@@ -1,7 +1,8 @@
 // Package hosttest runs a filter through the harness under load and checks
 // that no value it handles gets corrupted: the echo stress contract below,
 // which the harness's raw test guest implements and any filter (an
-// SDK-based one, say) can implement too.
+// SDK-based one, say) can implement too. It also holds what the decision
+// benchmarks share: TimeDecisions and MeshRequestHeaders.
 //
 // # The echo contract
 //
