@@ -255,13 +255,15 @@ func (m *requestMix) longPath(dots bool) string {
 const maxVMMemory = 32 << 20
 
 // One VM serves 10^5 mixed requests (10^4 with -short): its linear memory
-// must stay within 32 MiB and must not grow over a further 20% of traffic.
+// must stay within 32 MiB, and must not grow over as many requests again by
+// more than one step of Go's heap (measured: 8.6 to 9.5 MiB at most, then
+// flat at 9.1-9.5 MiB over 4*10^5 requests).
 // Every decision is checked against Normalize on the way, so the traffic is
 // what it claims to be.
 func TestCompiledMemoryBounded(t *testing.T) {
-	warm, further := 100_000, 20_000
+	warm, further := 100_000, 100_000
 	if testing.Short() {
-		warm, further = 10_000, 2_000
+		warm, further = 10_000, 10_000
 	}
 	vm := compiledPlugin(t, "", 1).VM(0)
 	policy := normalize.DefaultConfig().Policy
@@ -301,9 +303,10 @@ func TestCompiledMemoryBounded(t *testing.T) {
 		t.Errorf("linear memory is %.1f MiB after %d requests, want at most %.0f MiB",
 			mib(warmed), warm, mib(maxVMMemory))
 	}
-	// Go's allocator may take a few more pages as garbage collections fall
-	// differently; a leak of even 16 bytes a request would take more.
-	const slack = 4 * 64 << 10
+	// Go's heap grows in steps that land wherever garbage collections
+	// fall, up to about 1 MiB here; a leak of 16 bytes a request over 10^5
+	// requests would take more than the slack.
+	const slack = 3 << 19
 	if final > warmed+slack {
 		t.Errorf("linear memory grew from %.2f to %.2f MiB over %d further requests",
 			mib(warmed), mib(final), further)
