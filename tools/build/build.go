@@ -227,9 +227,11 @@ func buildWithGo(ctx context.Context, opts Options, projectDir, pkg, output stri
 
 	cacheDir := opts.CacheDir
 	if cacheDir == "" {
+		// Without HOME or XDG_CACHE_HOME (some CI runners and containers)
+		// the temporary folder serves; the copy is only a cache.
 		userCache, err := os.UserCacheDir()
 		if err != nil {
-			return fmt.Errorf("find a cache folder for the SDK bridge (set --cache-dir): %w", err)
+			userCache = os.TempDir()
 		}
 		cacheDir = filepath.Join(userCache, "meshsecops-wasmctl")
 	}
